@@ -1,0 +1,5 @@
+//! (to be written)
+
+use super::Check;
+
+pub const CHECKS: &[Check] = &[];

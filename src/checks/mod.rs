@@ -1,0 +1,158 @@
+//! The checks: one module per seed area, each a static list of pure functions over the snapshot.
+
+mod run;
+
+pub mod accounts;
+pub mod build_version;
+pub mod endpoint;
+pub mod endpoint_url;
+pub mod errorlog;
+pub mod hadr;
+pub mod health;
+pub mod listener;
+pub mod network;
+pub mod routing;
+pub mod session;
+
+pub use run::{CheckRun, Draft, NotEvaluated};
+
+use serde::{Deserialize, Serialize};
+
+use crate::findings::{Category, Finding};
+use crate::snapshot::{Instance, Snapshot};
+use crate::topology::Topology;
+
+/// What a check is, for the catalog (`agdiag checks`, `agdiag_checks_json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckInfo {
+    /// Stable id, `<category>.<condition>`; never reused for another meaning.
+    pub id: &'static str,
+    pub category: Category,
+    pub title: &'static str,
+    /// What the check detects and why it matters, in a DBA's words.
+    pub description: &'static str,
+    /// Snapshot keys it reads (`probes` for network probes).
+    pub needs: &'static [&'static str],
+    pub related_errors: &'static [u32],
+    /// The seed document step it implements.
+    pub seed: &'static str,
+}
+
+pub struct Check {
+    pub info: CheckInfo,
+    pub run: fn(&Ctx<'_>, &mut CheckRun<'_>),
+}
+
+/// What every check gets: the snapshot and the merged AG picture.
+pub struct Ctx<'s> {
+    pub snapshot: &'s Snapshot,
+    pub topology: Topology<'s>,
+}
+
+impl<'s> Ctx<'s> {
+    pub fn new(snapshot: &'s Snapshot) -> Self {
+        Ctx { snapshot, topology: Topology::build(snapshot) }
+    }
+
+    pub fn instances(&self) -> impl Iterator<Item = &'s Instance> {
+        self.snapshot.instances.iter()
+    }
+
+    /// The collected instance that is `replica_server_name`, if any.
+    pub fn instance_named(&self, replica_server_name: &str) -> Option<&'s Instance> {
+        self.snapshot.instances.iter().find(|i| i.connected && i.is_named(replica_server_name))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    NotEvaluated,
+}
+
+/// How one check went on this snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub check: String,
+    pub status: CheckStatus,
+    /// Why it was not evaluated, or what part of the snapshot it could not cover.
+    pub reason: Option<String>,
+    pub findings: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated_on: Vec<NotEvaluated>,
+}
+
+/// Every check, in catalog order (by area, as the seed documents order them).
+pub fn catalog() -> Vec<&'static Check> {
+    [
+        hadr::CHECKS,
+        accounts::CHECKS,
+        endpoint::CHECKS,
+        endpoint_url::CHECKS,
+        network::CHECKS,
+        listener::CHECKS,
+        routing::CHECKS,
+        session::CHECKS,
+        health::CHECKS,
+        errorlog::CHECKS,
+        build_version::CHECKS,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// True when `pattern` selects the check: its id, its category, `category.*`, or `*`.
+pub fn matches(pattern: &str, info: &CheckInfo) -> bool {
+    let p = pattern.trim();
+    p == "*"
+        || p.eq_ignore_ascii_case(info.id)
+        || p.eq_ignore_ascii_case(info.category.as_str())
+        || p.strip_suffix(".*").is_some_and(|c| c.eq_ignore_ascii_case(info.category.as_str()))
+        || p.strip_suffix('*').is_some_and(|prefix| !prefix.is_empty() && info.id.starts_with(prefix))
+}
+
+/// Runs the selected checks (all when `selection` is empty) over the snapshot.
+pub fn run_checks(snapshot: &Snapshot, selection: &[String]) -> (Vec<CheckResult>, Vec<Finding>) {
+    let ctx = Ctx::new(snapshot);
+    let mut results = Vec::new();
+    let mut findings = Vec::new();
+    for check in catalog() {
+        if !selection.is_empty() && !selection.iter().any(|p| matches(p, &check.info)) {
+            continue;
+        }
+        let mut run = CheckRun::new(&check.info);
+        (check.run)(&ctx, &mut run);
+        results.push(summarize(run, &mut findings));
+    }
+    (results, findings)
+}
+
+fn summarize(run: CheckRun<'_>, findings: &mut Vec<Finding>) -> CheckResult {
+    let count = run.findings.len();
+    let gaps = run
+        .not_evaluated
+        .iter()
+        .map(|n| format!("{}: {}", n.subject, n.reason))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (status, reason) = if count > 0 {
+        (CheckStatus::Fail, (!gaps.is_empty()).then(|| format!("not evaluated on {gaps}")))
+    } else if run.evaluated_count() > 0 {
+        (CheckStatus::Pass, (!gaps.is_empty()).then(|| format!("not evaluated on {gaps}")))
+    } else if gaps.is_empty() {
+        (CheckStatus::NotEvaluated, Some("no instance in the snapshot provides its evidence".into()))
+    } else {
+        (CheckStatus::NotEvaluated, Some(gaps))
+    };
+    findings.extend(run.findings);
+    CheckResult {
+        check: run.info.id.to_string(),
+        status,
+        reason,
+        findings: count,
+        not_evaluated_on: run.not_evaluated,
+    }
+}

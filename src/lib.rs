@@ -1,0 +1,24 @@
+//! AgDiag: diagnoses SQL Server Always On Availability Groups that will not connect, join,
+//! synchronize or route.
+//!
+//! Shape: a [`snapshot::Snapshot`] of raw catalog-view rows (the evidence) → pure
+//! [`checks`] → [`findings::Finding`]s in a [`report::Report`] → a [`fix`] script. Live collection,
+//! the C ABI and the CLI sit at the edges.
+
+pub mod checks;
+pub mod connection_string;
+pub mod error;
+pub mod explain;
+pub mod findings;
+pub mod fix;
+pub mod report;
+pub mod routing_simulation;
+pub mod snapshot;
+pub mod topology;
+
+pub use error::{Error, ErrorKind, Result};
+pub use report::{analyze, AnalyzeOptions, Report};
+pub use snapshot::Snapshot;
+
+/// The crate version, as reported by `agdiag_version()` and written into snapshots and scripts.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,49 @@
+//! The `results` keys of snapshot format `agdiag.snapshot/1`: each is the catalog view or DMV name
+//! without the `sys.` prefix (see `shared/reference/snapshot-contract.md`).
+
+pub const SERVER_PROPERTIES: &str = "server_properties";
+pub const DM_SERVER_SERVICES: &str = "dm_server_services";
+pub const ENDPOINTS: &str = "endpoints";
+pub const DATABASE_MIRRORING_ENDPOINTS: &str = "database_mirroring_endpoints";
+pub const TCP_ENDPOINTS: &str = "tcp_endpoints";
+pub const SERVER_PERMISSIONS: &str = "server_permissions";
+pub const SERVER_PRINCIPALS: &str = "server_principals";
+pub const AVAILABILITY_GROUPS: &str = "availability_groups";
+pub const AVAILABILITY_REPLICAS: &str = "availability_replicas";
+pub const AVAILABILITY_READ_ONLY_ROUTING_LISTS: &str = "availability_read_only_routing_lists";
+pub const AVAILABILITY_GROUP_LISTENERS: &str = "availability_group_listeners";
+pub const AVAILABILITY_GROUP_LISTENER_IP_ADDRESSES: &str = "availability_group_listener_ip_addresses";
+/// Extension to contract v1: `sys.availability_databases_cluster` (AG membership of databases), used
+/// by the connection-string check.
+pub const AVAILABILITY_DATABASES_CLUSTER: &str = "availability_databases_cluster";
+pub const DM_TCP_LISTENER_STATES: &str = "dm_tcp_listener_states";
+pub const DM_HADR_AVAILABILITY_REPLICA_STATES: &str = "dm_hadr_availability_replica_states";
+pub const DM_HADR_AVAILABILITY_GROUP_STATES: &str = "dm_hadr_availability_group_states";
+pub const DM_HADR_DATABASE_REPLICA_STATES: &str = "dm_hadr_database_replica_states";
+pub const DM_HADR_CLUSTER: &str = "dm_hadr_cluster";
+pub const DM_HADR_CLUSTER_MEMBERS: &str = "dm_hadr_cluster_members";
+pub const ERRORLOG: &str = "errorlog";
+
+/// Every key the v1 collector fills, in collection order.
+pub const ALL: &[&str] = &[
+    SERVER_PROPERTIES,
+    DM_SERVER_SERVICES,
+    ENDPOINTS,
+    DATABASE_MIRRORING_ENDPOINTS,
+    TCP_ENDPOINTS,
+    SERVER_PERMISSIONS,
+    SERVER_PRINCIPALS,
+    AVAILABILITY_GROUPS,
+    AVAILABILITY_REPLICAS,
+    AVAILABILITY_READ_ONLY_ROUTING_LISTS,
+    AVAILABILITY_GROUP_LISTENERS,
+    AVAILABILITY_GROUP_LISTENER_IP_ADDRESSES,
+    AVAILABILITY_DATABASES_CLUSTER,
+    DM_TCP_LISTENER_STATES,
+    DM_HADR_AVAILABILITY_REPLICA_STATES,
+    DM_HADR_AVAILABILITY_GROUP_STATES,
+    DM_HADR_DATABASE_REPLICA_STATES,
+    DM_HADR_CLUSTER,
+    DM_HADR_CLUSTER_MEMBERS,
+    ERRORLOG,
+];
