@@ -33,12 +33,10 @@ impl Error {
         Self::new(ErrorKind::InvalidArgument, message)
     }
 
-    /// A serde_json error, with the line and column it reports, about the document named `what`.
+    /// A serde_json error about the document named `what`; serde's text ends with the line and
+    /// column ("... at line 3 column 14").
     pub fn json(what: &str, err: &serde_json::Error) -> Self {
-        Self::new(
-            ErrorKind::InvalidJson,
-            format!("{what} is not valid: {err} (line {}, column {})", err.line(), err.column()),
-        )
+        Self::new(ErrorKind::InvalidJson, format!("{what} is not valid: {err}"))
     }
 }
 

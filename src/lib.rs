@@ -9,6 +9,7 @@ pub mod checks;
 pub mod connection_string;
 pub mod error;
 pub mod explain;
+pub mod ffi;
 pub mod findings;
 pub mod fix;
 pub mod report;

@@ -156,3 +156,9 @@ fn summarize(run: CheckRun<'_>, findings: &mut Vec<Finding>) -> CheckResult {
         not_evaluated_on: run.not_evaluated,
     }
 }
+
+/// The catalog as JSON (`agdiag checks --format json`, `agdiag_checks_json`).
+pub fn catalog_json() -> String {
+    let infos: Vec<&CheckInfo> = catalog().into_iter().map(|c| &c.info).collect();
+    serde_json::to_string_pretty(&infos).expect("the catalog serializes")
+}

@@ -1,0 +1,88 @@
+//! `agdiag analyze <snapshot.json>`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use agdiag::findings::Severity;
+use agdiag::fix::ScriptOptions;
+use agdiag::{AnalyzeOptions, Error, Snapshot};
+
+use super::{table, Exit, FailOn, Format};
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Snapshot file (format agdiag.snapshot/1), or `-` for stdin.
+    pub snapshot: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write the SQLCMD fix script to this file (`-` for stdout, after the findings).
+    #[arg(long, value_name = "FILE")]
+    pub fix_script: Option<PathBuf>,
+    /// Run only these checks (ids, categories or `endpoint.*`); repeatable or comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub checks: Vec<String>,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+}
+
+pub fn read_snapshot(path: &Path) -> Result<Snapshot, Error> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::invalid_argument(format!("cannot read the snapshot from stdin: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::invalid_argument(format!("cannot read snapshot {}: {e}", path.display())))?
+    };
+    Snapshot::from_json(&text).map_err(|e| Error::new(e.kind, format!("{}: {}", path.display(), e.message)))
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
+    let snapshot = read_snapshot(&args.snapshot)?;
+    let report = agdiag::analyze(snapshot, &AnalyzeOptions { checks: args.checks, generated_at: None });
+    let mut out = std::io::stdout().lock();
+    let body = match args.format {
+        Format::Json => report.findings_json() + "\n",
+        Format::Table => table::report(&report),
+    };
+    let script = args.fix_script.as_ref().map(|_| report.fix_script(&ScriptOptions::default()));
+    match (&args.fix_script, script) {
+        (Some(path), Some(script)) if path.as_os_str() == "-" => {
+            write_stdout(&mut out, &body)?;
+            write_stdout(&mut out, "\n")?;
+            write_stdout(&mut out, &script)?;
+        }
+        (Some(path), Some(script)) => {
+            std::fs::write(path, script)
+                .map_err(|e| Error::invalid_argument(format!("cannot write fix script {}: {e}", path.display())))?;
+            write_stdout(&mut out, &body)?;
+            if args.format == Format::Table {
+                write_stdout(&mut out, &format!("Fix script written to {} (review before running).\n", path.display()))?;
+            }
+        }
+        _ => write_stdout(&mut out, &body)?,
+    }
+    let threshold = match args.fail_on {
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Never => None,
+    };
+    let failing = match (threshold, report.worst_severity()) {
+        (Some(t), Some(worst)) => worst <= t,
+        _ => false,
+    };
+    Ok(if failing { Exit::Findings } else { Exit::Clean })
+}
+
+/// Writes to stdout; a closed pipe (`agdiag analyze … | head`) is not an error.
+fn write_stdout(out: &mut impl Write, text: &str) -> Result<(), Error> {
+    match out.write_all(text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::invalid_argument(format!("cannot write to stdout: {e}"))),
+    }
+}

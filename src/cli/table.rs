@@ -1,0 +1,108 @@
+//! Plain-text rendering for a 100-column terminal.
+
+use std::fmt::Write;
+
+use agdiag::checks::CheckStatus;
+use agdiag::explain::Explanation;
+use agdiag::findings::Finding;
+use agdiag::Report;
+
+const WIDTH: usize = 100;
+const INDENT: &str = "          ";
+
+pub fn report(report: &Report) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "AgDiag {} — {} instance(s), {} check(s) run: {} error(s), {} warning(s), {} info, {} not evaluated\n",
+        report.agdiag_version,
+        report.snapshot.instances.len(),
+        s.checks_run,
+        s.errors,
+        s.warnings,
+        s.info,
+        s.not_evaluated
+    );
+    out.push_str(&findings(&report.findings.iter().collect::<Vec<_>>()));
+    let skipped: Vec<_> = report.checks.iter().filter(|c| c.status == CheckStatus::NotEvaluated).collect();
+    if !skipped.is_empty() {
+        out.push_str("\nNot evaluated:\n");
+        for c in skipped {
+            let _ = writeln!(out, "  {:<34} {}", c.check, c.reason.as_deref().unwrap_or(""));
+        }
+    }
+    out
+}
+
+pub fn findings(findings: &[&Finding]) -> String {
+    let mut out = String::new();
+    if findings.is_empty() {
+        out.push_str("No findings.\n");
+        return out;
+    }
+    let _ = writeln!(out, "{:<9} {:<34} {:<14} {}", "SEVERITY", "CHECK", "INSTANCE", "OBJECT");
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<34} {:<14} {}",
+            f.severity.as_str().to_uppercase(),
+            f.check,
+            f.instance.as_deref().or(f.availability_group.as_deref()).unwrap_or("-"),
+            f.object.as_deref().unwrap_or("-")
+        );
+        wrap_into(&mut out, &f.message, INDENT);
+        if !f.remediation.is_empty() {
+            wrap_into(&mut out, &format!("Fix: {}", f.remediation), INDENT);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub fn checks() -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<36} {:<13} {}", "CHECK", "CATEGORY", "TITLE");
+    for c in agdiag::checks::catalog() {
+        let _ = writeln!(out, "{:<36} {:<13} {}", c.info.id, c.info.category.as_str(), c.info.title);
+    }
+    out
+}
+
+pub fn explanation(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Error {}{}", e.number, e.severity.map(|s| format!(", severity {s}")).unwrap_or_default());
+    wrap_into(&mut out, e.message, "  ");
+    out.push('\n');
+    wrap_into(&mut out, e.meaning, "");
+    if !e.steps.is_empty() {
+        out.push_str("\nDiagnosis, in order:\n");
+        for (i, step) in e.steps.iter().enumerate() {
+            wrap_into(&mut out, &format!("{}. {}", i + 1, step.step), "  ");
+            if !step.checks.is_empty() {
+                let _ = writeln!(out, "     checks: {}", step.checks.join(", "));
+            }
+        }
+    }
+    out
+}
+
+/// Word-wraps `text` at WIDTH with `indent` on every line.
+fn wrap_into(out: &mut String, text: &str, indent: &str) {
+    let mut line = String::from(indent);
+    for word in text.split_whitespace() {
+        if line.len() > indent.len() && line.len() + 1 + word.len() > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if line.len() > indent.len() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+}
