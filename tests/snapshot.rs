@@ -1,0 +1,86 @@
+//! Snapshot format agdiag.snapshot/1 read exactly as the contract says.
+
+use agdiag::snapshot::{keys, Snapshot, Unavailable};
+use agdiag::topology::Topology;
+
+#[test]
+fn contract_rules_absent_key_absent_column_unknowns_bits_and_padding() {
+    let snap = Snapshot::from_json(
+        r#"{
+        "format": "agdiag.snapshot/1",
+        "some_future_key": {"x": 1},
+        "instances": [{
+            "target": "sql1,1433",
+            "results": {
+                "server_properties": [{"ServerName": "sql1", "IsHadrEnabled": 1, "FutureProperty": "x"}],
+                "server_permissions": [{"type": "CO  ", "state": "G", "is_thing": 0}],
+                "availability_groups": []
+            },
+            "query_errors": {"dm_server_services": {"number": 300, "state": 1, "message": "VIEW SERVER STATE permission was denied on object 'server', database 'master'."}}
+        }]
+    }"#,
+    )
+    .unwrap();
+    let inst = &snap.instances[0];
+    assert!(inst.connected, "connected defaults to true");
+    assert!(inst.is_named("SQL1"), "replica names match case-insensitively");
+    assert_eq!(inst.rows(keys::AVAILABILITY_GROUPS).unwrap().len(), 0, "empty array = collected, no rows");
+    assert_eq!(inst.rows(keys::DM_HADR_CLUSTER), Err(Unavailable::NotCollected("dm_hadr_cluster")));
+    let denied = inst.rows(keys::DM_SERVER_SERVICES).unwrap_err().to_string();
+    assert!(denied.contains("error 300") && denied.contains("VIEW SERVER STATE"), "{denied}");
+    let perm = &inst.rows(keys::SERVER_PERMISSIONS).unwrap()[0];
+    assert_eq!(perm.str("type"), Some("CO  "), "strings are kept unchanged");
+    assert!(perm.is("type", "co"), "codes compare trimmed and case-insensitively");
+    assert_eq!(perm.bit("is_thing"), Some(false));
+    assert_eq!(perm.str("absent_column"), None, "absent column reads as NULL");
+}
+
+#[test]
+fn bits_accept_true_false_and_zero_one() {
+    let snap = Snapshot::from_json(
+        r#"{"format":"agdiag.snapshot/1","instances":[{"target":"a","connected":0,"connect_error":{"message":"connection refused"},"results":{}}],
+            "probes":[{"purpose":"endpoint","subject":"SQL2","host":"sql2","port":5022,"via":"name","ok":1}]}"#,
+    )
+    .unwrap();
+    assert!(!snap.instances[0].connected);
+    assert!(snap.probes[0].ok);
+    let why = snap.instances[0].rows(keys::SERVER_PROPERTIES).unwrap_err().to_string();
+    assert_eq!(why, "instance not connected (connection refused)");
+}
+
+#[test]
+fn rejected_documents_name_the_problem() {
+    let err = Snapshot::from_json("[1, 2").unwrap_err();
+    assert!(err.message.contains("line 1 column"), "{err}");
+    let err = Snapshot::from_json(r#"{"instances": []}"#).unwrap_err();
+    assert!(err.message.contains("no \"format\""), "{err}");
+    let err = Snapshot::from_json(r#"{"format": "agdiag.snapshot/2"}"#).unwrap_err();
+    assert!(err.message.contains("\"agdiag.snapshot/2\""), "{err}");
+}
+
+#[test]
+fn round_trip_keeps_rows_and_column_order() {
+    let text = include_str!("../examples/snapshots/healthy-3-replica.json");
+    let snap = Snapshot::from_json(text).unwrap();
+    let again = Snapshot::from_json(&snap.to_json_pretty()).unwrap();
+    assert_eq!(snap, again);
+    let cols: Vec<&String> = snap.instances[0].rows(keys::AVAILABILITY_REPLICAS).unwrap()[0].0.keys().take(3).collect();
+    assert_eq!(cols, ["replica_id", "group_id", "replica_metadata_id"]);
+}
+
+#[test]
+fn topology_takes_the_primary_view_and_matches_instances() {
+    let snap = Snapshot::from_json(include_str!("../examples/snapshots/healthy-3-replica.json")).unwrap();
+    let topo = Topology::build(&snap);
+    assert_eq!(topo.ags.len(), 1);
+    let ag = &topo.ags[0];
+    assert_eq!(ag.name, "AG1");
+    assert_eq!(ag.primary.as_deref(), Some("SQL1"));
+    assert_eq!(snap.instances[ag.source].name(), "SQL1");
+    let names: Vec<&str> = ag.replicas.iter().map(|r| r.server_name).collect();
+    assert_eq!(names, ["SQL1", "SQL2", "SQL3"]);
+    for r in &ag.replicas {
+        assert_eq!(snap.instances[r.instance.unwrap()].name(), r.server_name);
+        assert!(r.state.unwrap().is("connected_state_desc", "CONNECTED"));
+    }
+}
