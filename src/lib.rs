@@ -15,6 +15,7 @@ pub mod fix;
 pub mod report;
 pub mod routing_simulation;
 pub mod snapshot;
+pub mod tcp_url;
 pub mod topology;
 
 pub use error::{Error, ErrorKind, Result};
