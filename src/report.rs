@@ -123,7 +123,7 @@ impl Report {
     pub fn select(&self, options: &ScriptOptions) -> Vec<&Finding> {
         self.findings
             .iter()
-            .filter(|f| options.findings.is_empty() || options.findings.iter().any(|id| *id == f.id))
+            .filter(|f| options.findings.is_empty() || options.findings.contains(&f.id))
             .filter(|f| {
                 options.checks.is_empty()
                     || checks::catalog()

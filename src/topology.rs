@@ -96,7 +96,7 @@ impl<'s> Topology<'s> {
                 replicas,
             });
         }
-        ags.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        ags.sort_by_key(|a| a.name.to_lowercase());
         Topology { ags }
     }
 }
@@ -112,10 +112,10 @@ fn replica_rows<'s>(inst: &'s Instance, group_id: &str) -> impl Iterator<Item = 
 fn primary_name(snapshot: &Snapshot, group_id: &str) -> Option<String> {
     for inst in &snapshot.instances {
         for row in inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_GROUP_STATES) {
-            if guid(row, "group_id").as_deref() == Some(group_id) {
-                if let Some(p) = row.str("primary_replica") {
-                    return Some(p.to_string());
-                }
+            if guid(row, "group_id").as_deref() == Some(group_id)
+                && let Some(p) = row.str("primary_replica")
+            {
+                return Some(p.to_string());
             }
         }
     }

@@ -99,7 +99,7 @@ fn hostile_names_cannot_change_the_script_structure() {
     let sql_statements = script.lines().filter(|l| l.starts_with("IF NOT EXISTS") || l.starts_with("GRANT")).count();
     assert_eq!(commands.iter().filter(|l| l.starts_with(":Connect")).count(), 1, "{script}");
     assert_eq!(commands.iter().filter(|l| l.starts_with(":on error exit")).count(), 1, "{script}");
-    assert_eq!(commands.iter().filter(|l| l.eq_ignore_ascii_case(&"GO")).count(), sql_statements + 1, "{script}");
+    assert_eq!(commands.iter().filter(|l| l.eq_ignore_ascii_case("GO")).count(), sql_statements + 1, "{script}");
     assert!(!script.contains("$(SQLCMDPASSWORD)"), "sqlcmd would substitute it:\n{script}");
     assert!(!script.lines().any(|l| l.trim_start().starts_with(":Connect attacker")), "{script}");
 

@@ -41,7 +41,7 @@ pub fn findings(findings: &[&Finding]) -> String {
         out.push_str("No findings.\n");
         return out;
     }
-    let _ = writeln!(out, "{:<9} {:<34} {:<14} {}", "SEVERITY", "CHECK", "INSTANCE", "OBJECT");
+    let _ = writeln!(out, "{:<9} {:<34} {:<14} OBJECT", "SEVERITY", "CHECK", "INSTANCE");
     for f in findings {
         let _ = writeln!(
             out,
@@ -62,7 +62,7 @@ pub fn findings(findings: &[&Finding]) -> String {
 
 pub fn checks() -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<36} {:<13} {}", "CHECK", "CATEGORY", "TITLE");
+    let _ = writeln!(out, "{:<36} {:<13} TITLE", "CHECK", "CATEGORY");
     for c in agdiag::checks::catalog() {
         let _ = writeln!(out, "{:<36} {:<13} {}", c.info.id, c.info.category.as_str(), c.info.title);
     }
