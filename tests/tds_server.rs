@@ -301,7 +301,7 @@ async fn a_silent_server_runs_into_the_handshake_timeout() {
     let started = Instant::now();
     let tcp = TcpStream::connect(server.addr()).await.expect("the TCP connection is accepted");
     let result = tokio::time::timeout(GENEROUS, Client::connect(config, tcp.compat_write())).await.expect("tiberius gives up by itself");
-    let error = result.err().expect("no login without an answer");
+    let Err(error) = result else { panic!("no login without an answer") };
     assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
     assert!(started.elapsed() < GENEROUS, "{error:?}");
     assert!(server.logins().is_empty());
@@ -344,14 +344,14 @@ async fn a_login_failure_carries_18456_and_its_state() {
     let message = "Login failed for user 'agdiag'. Reason: Failed to open the explicitly specified database 'master'.";
     let fault = Fault::LoginFailure { number: 18456, state: 38, message: message.to_string() };
     let server = TestServer::start(ServerConfig { fault, ..ServerConfig::default() }).await.expect("start");
-    let error = tokio::time::timeout(GENEROUS, connect(server.addr())).await.expect("no hang").err().expect("login fails");
+    let Err(error) = tokio::time::timeout(GENEROUS, connect(server.addr())).await.expect("no hang") else { panic!("login fails") };
     assert_eq!(server_error(&error), (18456, 38, 14, message.to_string()));
     assert_eq!(server.logins().len(), 1, "the attempt is recorded");
     server.shutdown().await;
 
     let credentials = Some(("agdiag".to_string(), "another password".to_string()));
     let server = TestServer::start(ServerConfig { credentials, ..ServerConfig::default() }).await.expect("start");
-    let error = connect(server.addr()).await.err().expect("wrong password");
+    let Err(error) = connect(server.addr()).await else { panic!("a wrong password fails") };
     let (number, state, _, text) = server_error(&error);
     assert_eq!((number, state), (18456, 8), "{text}");
     server.shutdown().await;
@@ -464,4 +464,16 @@ conn.close()
     assert!(output.contains("'ServerName'") && output.contains("'SQL2'"), "{output}");
     assert!(output.contains("answer: [[4242]]") || output.contains("answer: [(4242,)]"), "{output}");
     server.shutdown().await;
+}
+
+#[test]
+fn batches_split_at_marker_lines() {
+    let batch = "SET NOCOUNT ON;\n-- agdiag: server_properties\nSELECT 1;\n  --  agdiag: errorlog  \nEXEC sys.sp_readerrorlog 0, 1;\n";
+    let parts = tds_server::split_batch(batch);
+    assert_eq!(parts, vec!["SET NOCOUNT ON;\n", "-- agdiag: server_properties\nSELECT 1;\n", "  --  agdiag: errorlog  \nEXEC sys.sp_readerrorlog 0, 1;\n"]);
+    let keys: Vec<_> = parts.iter().map(|part| tds_server::part_key(part)).collect();
+    assert_eq!(keys, vec![None, Some("server_properties"), Some("errorlog")]);
+    assert_eq!(tds_server::split_batch("\n-- agdiag: a\nx"), vec!["-- agdiag: a\nx"], "a blank preamble is no part");
+    assert_eq!(tds_server::split_batch("SELECT 1"), vec!["SELECT 1"]);
+    assert_eq!(tds_server::default_answer("SET NOCOUNT ON;", "X"), vec![StatementResult::Done]);
 }
