@@ -84,6 +84,8 @@ const QUOTES: &[char] = &['\'', '\u{2018}', '\u{2019}', '"'];
 
 /// One message of the log, with its `Error: N` header when SQL Server wrote one.
 struct Event<'s> {
+    /// Position of its first row in the log, to keep log order.
+    at: usize,
     number: Option<u32>,
     text: &'s str,
     date: Option<&'s str>,
@@ -116,16 +118,18 @@ fn events(rows: &[Row]) -> Vec<Event<'_>> {
         match partner {
             Some(j) => {
                 used[j] = true;
-                out.push(Event { number: Some(number), text: text(&rows[j]), date: row.str("LogDate"), rows: vec![row, &rows[j]] });
+                let (first, second) = if j < i { (&rows[j], row) } else { (row, &rows[j]) };
+                out.push(Event { at: i.min(j), number: Some(number), text: text(&rows[j]), date: row.str("LogDate"), rows: vec![first, second] });
             }
-            None => out.push(Event { number: Some(number), text: text(row), date: row.str("LogDate"), rows: vec![row] }),
+            None => out.push(Event { at: i, number: Some(number), text: text(row), date: row.str("LogDate"), rows: vec![row] }),
         }
     }
     for (i, row) in rows.iter().enumerate() {
         if !used[i] {
-            out.push(Event { number: None, text: text(row), date: row.str("LogDate"), rows: vec![row] });
+            out.push(Event { at: i, number: None, text: text(row), date: row.str("LogDate"), rows: vec![row] });
         }
     }
+    out.sort_by_key(|e| e.at);
     out
 }
 
