@@ -183,6 +183,7 @@ fn both_fail_on_a_port_the_endpoint_does_not_use_names_the_real_port() {
     let f = single(&report, "network.unreachable");
     assert_eq!(f.object.as_deref(), Some("sql3.contoso.com:5023"));
     assert!(f.message.contains("listens on port 5022, not 5023"), "{}", f.message);
+    assert!(f.fix_steps[0].text.contains("-Port 5022") && !f.fix_steps[0].text.contains("New-NetFirewallRule"), "{}", f.fix_steps[0].text);
 }
 
 #[test]

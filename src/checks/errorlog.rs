@@ -278,10 +278,10 @@ fn summarize<'s>(events: &'s [Event<'s>], want: impl Fn(&Kind) -> bool) -> Vec<S
                 s.sample = event;
             }
         }
-        if let Some(client) = client_from(event.text) {
-            if !s.clients.contains(&client) {
-                s.clients.push(client);
-            }
+        if let Some(client) = client_from(event.text)
+            && !s.clients.contains(&client)
+        {
+            s.clients.push(client);
         }
     }
     out
@@ -385,9 +385,9 @@ fn connect_permission(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 .finding(severity, login.as_str())
                 .instance(&target)
                 .message(format!(
-                    "{target}'s error log shows {} (error 28034, {})\"{}\"{from}. The login {shown} that a partner replica's \
-                     service presents has no CONNECT permission on {target}'s database mirroring endpoint{}, so that partner \
-                     cannot connect to {target}.{login_note}{status}",
+                    "{target}'s error log shows {}{from} (error 28034, {}): \"{}\". The login {shown} that a partner \
+                     replica's service presents has no CONNECT permission on {target}'s database mirroring endpoint{}, so \
+                     that partner cannot connect to {target}.{login_note}{status}",
                     if s.count == 1 { "a handshake failure" } else { "repeated handshake failures" },
                     s.when(),
                     tsql::comment(s.sample.text),

@@ -550,6 +550,15 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                             address_port(listening.str("ip_address").unwrap_or("?"), port)
                         )
                     } else if let Some(real) = facts.configured_port.filter(|p| *p != i64::from(port)) {
+                        fixes.push(FixStep::manual(
+                            &target,
+                            Phase::Prerequisite,
+                            format!(
+                                "{subject}'s endpoint listens on {real}: correct the port in its endpoint_url (see the endpoint URL \
+                                 finding), then re-test:\nTest-NetConnection -ComputerName {} -Port {real}",
+                                ps_quote(host)
+                            ),
+                        ));
                         format!(
                             "{subject}'s endpoint is STARTED but listens on port {real}, not {port}: the URL names the wrong \
                              port (see the endpoint URL checks)"
