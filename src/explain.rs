@@ -253,23 +253,23 @@ const ENTRIES: &[Entry] = &[
         number: 35250,
         severity: Some(16),
         message: "The connection to the primary replica is not active. The command cannot be processed.",
-        meaning: "Joining a secondary database (or another command that needs the primary) failed because this replica has no working session with the primary. The seed's checklist, in order:",
+        meaning: "Joining a secondary database (or another command that needs the primary) failed because this replica has no working session with the primary. The steps are the seed's seven-step checklist, in its order.",
         steps: &[
-            ("1. Ensure the endpoint is created and started.", ENDPOINT_EXISTS),
+            ("Ensure the endpoint is created and started.", ENDPOINT_EXISTS),
             (
-                "2. Check that you can connect to the endpoint (Test-NetConnection / telnet) and that no firewall rule blocks it.",
+                "Check that you can connect to the endpoint (Test-NetConnection / telnet) and that no firewall rule blocks it.",
                 &["network.unreachable", "network.port_bound_elsewhere", "endpoint.not_listening"],
             ),
             (
-                "3. Check for errors: last_connect_error_number in sys.dm_hadr_availability_replica_states, and the error log.",
+                "Check for errors: last_connect_error_number in sys.dm_hadr_availability_replica_states, and the error log.",
                 &["session.replica_disconnected", "errorlog.ag_errors"],
             ),
             (
-                "4. Ensure the endpoint is defined so it matches the IP/port the AG uses (endpoint_url vs the endpoint's port).",
+                "Ensure the endpoint is defined so it matches the IP/port the AG uses (endpoint_url vs the endpoint's port).",
                 &["endpoint.port_mismatch", "endpoint_url.malformed", "endpoint_url.wrong_host", "endpoint_url.loopback"],
             ),
             (
-                "5. Check that the (network) service account has CONNECT permission on the endpoint.",
+                "Check that the (network) service account has CONNECT permission on the endpoint.",
                 &[
                     "accounts.login_missing",
                     "accounts.login_disabled",
@@ -279,8 +279,8 @@ const ENTRIES: &[Entry] = &[
                     "errorlog.connect_permission",
                 ],
             ),
-            ("6. Check for name resolution issues.", &["network.name_resolution", "endpoint_url.netbios"]),
-            ("7. Ensure SQL Server runs a recent build (preferably the latest).", &["build.outdated", "build.mixed_versions"]),
+            ("Check for name resolution issues.", &["network.name_resolution", "endpoint_url.netbios"]),
+            ("Ensure SQL Server runs a recent build (preferably the latest).", &["build.outdated", "build.mixed_versions"]),
         ],
     },
 ];
@@ -330,9 +330,10 @@ mod tests {
         assert_eq!(e.message, "The connection to the primary replica is not active. The command cannot be processed.");
         assert_eq!(e.steps.len(), 7);
         for (i, step) in e.steps.iter().enumerate() {
-            assert!(step.step.starts_with(&format!("{}. ", i + 1)), "{}", step.step);
             assert!(!step.checks.is_empty(), "step {} has no check", i + 1);
         }
+        assert!(e.steps[0].step.starts_with("Ensure the endpoint is created and started"));
+        assert!(e.steps[6].step.contains("recent build"));
         assert!(e.steps[0].checks.contains(&"endpoint.not_started"));
         assert!(e.steps[1].checks.contains(&"network.unreachable"));
         assert!(e.steps[2].checks.contains(&"session.replica_disconnected"));

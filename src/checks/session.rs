@@ -274,23 +274,33 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             let (severity, escalation) = if sync && !is_primary {
                 (
                     Severity::Error,
-                    " It is a SYNCHRONOUS_COMMIT replica: while disconnected, commits on the primary no longer wait for it, so its databases fall behind and failing over to it can lose data; automatic failover to it is not possible.",
+                    "It is a SYNCHRONOUS_COMMIT replica: while disconnected, commits on the primary no longer wait for it, so its databases fall behind and failing over to it can lose data; automatic failover to it is not possible.",
                 )
             } else if is_primary {
-                (Severity::Error, " The secondary cannot receive log from the primary until the session is restored.")
+                (Severity::Error, "The secondary cannot receive log from the primary until the session is restored.")
             } else {
-                (Severity::Warning, " It is an asynchronous-commit replica: its copy of the data falls further behind until the session is restored.")
+                (Severity::Warning, "It is an asynchronous-commit replica: its copy of the data falls further behind until the session is restored.")
             };
             let see = class.see_checks.join(", ");
             run.finding(severity, name)
                 .instance(reporter_name)
                 .ag(ag.name)
                 .replica(name)
-                .message(format!(
-                    "In availability group {}, {vantage}. {last_error} {kind_note}{escalation} Its synchronization \
-                     health (NOT_HEALTHY) is a consequence of the disconnect. Checks that diagnose the cause: {see}.",
-                    ag.name
-                ))
+                .message(
+                    [
+                        format!("In availability group {}, {vantage}.", ag.name),
+                        last_error,
+                        kind_note.to_string(),
+                        escalation.to_string(),
+                        "Its synchronization health (NOT_HEALTHY) is a consequence of the disconnect.".to_string(),
+                        format!("Checks that diagnose the cause: {see}."),
+                    ]
+                    .iter()
+                    .filter(|part| !part.is_empty())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                )
                 .evidence(json!({
                     "dm_hadr_availability_replica_states": state.pick(&[
                         "replica_id", "role_desc", "connected_state_desc", "synchronization_health_desc",
