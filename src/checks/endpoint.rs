@@ -468,11 +468,12 @@ fn not_listening(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 })
             })
             .collect();
-        let elsewhere: Vec<String> = mirroring
-            .iter()
-            .filter(|l| l.int("port") != Some(port))
-            .filter_map(|l| l.int("port").map(|p| p.to_string()))
-            .collect();
+        let mut elsewhere: Vec<String> = Vec::new();
+        for other in mirroring.iter().filter_map(|l| l.int("port")).filter(|p| *p != port) {
+            if !elsewhere.contains(&other.to_string()) {
+                elsewhere.push(other.to_string());
+            }
+        }
         let situation = if !mirroring.is_empty() && mirroring.iter().all(|l| l.int("port") == Some(port)) {
             format!("the DATABASE_MIRRORING listener on port {port} is not ONLINE")
         } else if !elsewhere.is_empty() {
