@@ -372,7 +372,9 @@ fn recommended_text(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>, keep_ho
 fn missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     record_replica_rows(ctx, run);
     for ag in &ctx.topology.ags {
-        run.evaluated();
+        if !ag.replicas.is_empty() {
+            run.evaluated();
+        }
         for r in &ag.replicas {
             if r.row.str("endpoint_url").is_some_and(|u| !u.trim().is_empty()) {
                 continue;
@@ -413,7 +415,9 @@ fn missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 fn malformed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     record_replica_rows(ctx, run);
     for ag in &ctx.topology.ags {
-        run.evaluated();
+        if !ag.replicas.is_empty() {
+            run.evaluated();
+        }
         for r in &ag.replicas {
             let Some(text) = r.row.str("endpoint_url").filter(|u| !u.trim().is_empty()) else { continue };
             let Err(problem) = TcpUrl::parse(text) else { continue };
@@ -447,7 +451,9 @@ fn malformed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 fn loopback(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     record_replica_rows(ctx, run);
     for ag in &ctx.topology.ags {
-        run.evaluated();
+        if !ag.replicas.is_empty() {
+            run.evaluated();
+        }
         for (r, text, url) in parsed(ag) {
             if url.host_kind() != HostKind::Loopback {
                 continue;
@@ -473,7 +479,9 @@ fn loopback(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 fn ip_address(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     record_replica_rows(ctx, run);
     for ag in &ctx.topology.ags {
-        run.evaluated();
+        if !ag.replicas.is_empty() {
+            run.evaluated();
+        }
         for (r, text, url) in parsed(ag) {
             if url.host_kind() != HostKind::IpAddress {
                 continue;
@@ -512,7 +520,9 @@ fn wrong_host(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             );
             continue;
         }
-        run.evaluated();
+        if !ag.replicas.is_empty() {
+            run.evaluated();
+        }
         for (r, text, url) in parsed(ag) {
             if !matches!(url.host_kind(), HostKind::Fqdn | HostKind::SingleLabel) {
                 continue;
@@ -600,7 +610,9 @@ fn netbios(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if ag.row.bit("is_distributed") == Some(true) {
             continue; // member AGs' listener names: judged on the member AGs
         }
-        run.evaluated();
+        if !ag.replicas.is_empty() {
+            run.evaluated();
+        }
         for (r, text, url) in parsed(ag) {
             if url.host_kind() != HostKind::SingleLabel {
                 continue;
