@@ -29,10 +29,6 @@ fn mirroring(r: &Row) -> bool {
     r.int("type") == Some(4)
 }
 
-fn hadr_endpoint(r: &Row) -> bool {
-    r.int("major_id") == Some(65536)
-}
-
 fn not_evaluated_on(report: &agdiag::Report, check: &str) -> Vec<(String, String)> {
     let result = report.checks.iter().find(|c| c.check == check).unwrap();
     result.not_evaluated_on.iter().map(|n| (n.subject.clone(), n.reason.clone())).collect()

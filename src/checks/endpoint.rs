@@ -102,7 +102,7 @@ pub const CHECKS: &[Check] = &[
             category: Category::Endpoint,
             title: "Started endpoint is not listening on its port",
             description: "The database mirroring endpoint is STARTED, but sys.dm_tcp_listener_states has no ONLINE DATABASE_MIRRORING listener on its port: another process holds the port (error 9692, \"cannot listen on port ... because it is in use by another process\") or the listener failed (9693). The catalog says STARTED while nothing accepts connections.",
-            needs: &[keys::DATABASE_MIRRORING_ENDPOINTS, keys::TCP_ENDPOINTS, keys::DM_TCP_LISTENER_STATES],
+            needs: &[keys::DATABASE_MIRRORING_ENDPOINTS, keys::TCP_ENDPOINTS, keys::DM_TCP_LISTENER_STATES, keys::ERRORLOG],
             related_errors: &[9692, 9693, 9691, 1418, 35201],
             seed: "troubleshoot-ag-configuration: Endpoints 3 (is it listening on the correct port); Network Access",
         },
@@ -116,6 +116,7 @@ pub const CHECKS: &[Check] = &[
             description: "The database mirroring endpoint (sys.endpoints.principal_id) is owned by a person's Windows login rather than sa or a service account: when that person leaves, the login cannot be dropped (error 15141) and disabling it leaves the endpoint owned by a dead account. An owner that is disabled or no longer exists is an error. ALTER AUTHORIZATION fixes it but drops every permission on the endpoint, so the CONNECT grants are re-issued.",
             needs: &[
                 keys::DATABASE_MIRRORING_ENDPOINTS,
+                keys::ENDPOINTS,
                 keys::SERVER_PRINCIPALS,
                 keys::SERVER_PERMISSIONS,
                 keys::DM_SERVER_SERVICES,
@@ -298,10 +299,10 @@ fn missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let mut urls: Vec<(String, &str, u16)> = Vec::new();
         if let Hosting::Replica(list) = &host {
             for (ag, r) in list {
-                if let Some(text) = r.row.str("endpoint_url") {
-                    if let Ok(url) = TcpUrl::parse(text) {
-                        urls.push((ag.name.to_string(), text, url.port));
-                    }
+                if let Some(text) = r.row.str("endpoint_url")
+                    && let Ok(url) = TcpUrl::parse(text)
+                {
+                    urls.push((ag.name.to_string(), text, url.port));
                 }
             }
         }
@@ -887,10 +888,10 @@ fn partner_endpoints<'s>(ctx: &Ctx<'s>, index: usize) -> Vec<(&'s str, &'s Row)>
         for r in &ag.replicas {
             let Some(i) = r.instance.filter(|i| *i != index) else { continue };
             let Ok(rows) = ctx.snapshot.instances[i].rows(keys::DATABASE_MIRRORING_ENDPOINTS) else { continue };
-            if let Some(ep) = mirroring_endpoint(rows) {
-                if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(r.server_name)) {
-                    out.push((r.server_name, ep));
-                }
+            if let Some(ep) = mirroring_endpoint(rows)
+                && !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(r.server_name))
+            {
+                out.push((r.server_name, ep));
             }
         }
     }

@@ -235,10 +235,10 @@ pub(crate) fn derive_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>) -
             continue;
         }
         let suffix = url.host.trim_end_matches('.').split_once('.').map(|(_, s)| s.to_ascii_lowercase());
-        if let Some(s) = suffix.filter(|s| is_plain_suffix(s)) {
-            if !suffixes.contains(&s) {
-                suffixes.push(s);
-            }
+        if let Some(s) = suffix.filter(|s| is_plain_suffix(s))
+            && !suffixes.contains(&s)
+        {
+            suffixes.push(s);
         }
     }
     if let [suffix] = suffixes.as_slice() {
