@@ -428,6 +428,8 @@ fn disabled_encryption_against_required_fails_both_pairs() {
     let f = found[0];
     assert_severity(f, Severity::Error);
     assert_eq!(f.object.as_deref(), Some("SQL1 <-> SQL3"));
+    assert_eq!(f.instance.as_deref(), Some("SQL3"), "the side to change");
+    assert_eq!(f.replica.as_deref(), Some("SQL1"));
     assert_eq!(f.availability_group.as_deref(), Some("AG1"));
     assert!(f.message.contains("SQL3's endpoint has encryption DISABLED while SQL1's REQUIRES it") && f.message.contains("28027"), "{}", f.message);
     assert_eq!(f.evidence["endpoints"][1]["database_mirroring_endpoints"]["encryption_algorithm_desc"], json!("NONE"));
@@ -447,6 +449,7 @@ fn rc4_only_against_aes_only_has_no_common_algorithm_but_supported_is_fine() {
     let found = findings_of(&report, "endpoint.encryption_incompatible");
     assert_eq!(found.len(), 2);
     assert!(found[0].message.contains("no encryption algorithm in common"), "{}", found[0].message);
+    assert_eq!(found[0].instance.as_deref(), Some("SQL2"), "SQL1 <-> SQL2: SQL2 is changed");
     assert!(found.iter().all(|f| f.fix_steps.len() == 1 && f.fix_steps[0].target == "SQL2"));
 
     // SUPPORTED with RC4 only still encrypts, and shares no algorithm with AES.
@@ -476,6 +479,7 @@ fn certificate_only_against_windows_only_cannot_authenticate() {
     assert_eq!(found.len(), 2);
     let f = found[0];
     assert_severity(f, Severity::Error);
+    assert_eq!(f.instance.as_deref(), Some("SQL3"));
     assert!(f.message.contains("SQL1's endpoint [Hadr_endpoint] accepts Windows authentication only (NEGOTIATE)"), "{}", f.message);
     assert!(f.message.contains("SQL3's endpoint [Hadr_endpoint] accepts CERTIFICATE only"), "{}", f.message);
     assert!(f.fix.is_none() && f.fix_steps.iter().all(|s| s.manual));

@@ -19,7 +19,7 @@ use crate::snapshot::{Instance, Row, keys};
 use crate::tcp_url::TcpUrl;
 use crate::topology::{AgView, ReplicaView};
 
-/// The wizard's endpoint name; `accounts` grants CONNECT on it when the endpoint is missing.
+/// The wizard's endpoint name, which `endpoint.missing` creates (the accounts checks grant on the same name).
 pub(crate) const DEFAULT_ENDPOINT: &str = "Hadr_endpoint";
 const DEFAULT_PORT: u16 = 5022;
 
@@ -990,10 +990,15 @@ fn encryption_incompatible(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 ));
             }
         }
+        // Attribute the finding to the side the fix changes (the odd one out), when there is one.
+        let (changed, other) = match fixes.first() {
+            Some(step) if step.target == a.replica => (a.replica, b.replica),
+            _ => (b.replica, a.replica),
+        };
         run.finding(Severity::Error, format!("{} <-> {}", a.replica, b.replica))
-            .instance(b.replica)
+            .instance(changed)
             .ag(ags[0])
-            .replica(a.replica)
+            .replica(other)
             .message(format!(
                 "Replicas {} and {} (availability group {}) cannot agree on transport encryption: {why} ({}: {}; {}: \
                  {}). Every connection attempt between them fails the handshake with error 28027 (\"There is no \
@@ -1038,9 +1043,9 @@ fn auth_incompatible(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         };
         let (win_ep, cert_ep) = (endpoint_name(win.endpoint), endpoint_name(cert.endpoint));
         run.finding(Severity::Error, format!("{} <-> {}", a.replica, b.replica))
-            .instance(b.replica)
+            .instance(cert.replica)
             .ag(ags[0])
-            .replica(a.replica)
+            .replica(win.replica)
             .message(format!(
                 "{}'s endpoint [{win_ep}] accepts Windows authentication only ({}) while {}'s endpoint [{cert_ep}] \
                  accepts CERTIFICATE only ({}). Neither can authenticate to the other, so replicas {} and {} \
