@@ -192,7 +192,7 @@ fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
 
 /// The instance that is `replica`, connected or not. A failed connection has no server properties,
 /// so it is matched by its target (`sql3.contoso.com,1433` is `SQL3`).
-fn find_instance<'s>(ctx: &Ctx<'s>, replica: &str) -> Option<&'s Instance> {
+pub(crate) fn find_instance<'s>(ctx: &Ctx<'s>, replica: &str) -> Option<&'s Instance> {
     ctx.snapshot.instances.iter().find(|i| i.is_named(replica)).or_else(|| {
         ctx.snapshot.instances.iter().find(|i| i.properties().is_none() && target_is(&i.target, replica))
     })
@@ -251,6 +251,18 @@ fn unavailable_reason(inst_name: &str, key: &str, why: impl std::fmt::Display, p
         ""
     };
     format!("{key} of {inst_name} is unavailable: {why}{hint}")
+}
+
+/// The service account replica `replica` runs under and the Windows login it presents to other
+/// replicas (`None` for an account that cannot authenticate to another computer), or why that is
+/// unknown. Shared with `endpoint.owner`, which must tell service accounts from personal logins.
+pub(crate) fn service_identity(ctx: &Ctx<'_>, replica: &str) -> Result<(String, Option<String>), String> {
+    let p = presented(replica, find_instance(ctx, replica))?;
+    let login = match p.identity {
+        Identity::Windows { login, .. } => Some(login),
+        Identity::LocalOnly { .. } => None,
+    };
+    Ok((p.account.to_string(), login))
 }
 
 /// The login replica `b_name` presents, derived from its `dm_server_services` engine row.
@@ -393,13 +405,14 @@ fn computer_account(
 // The receiving endpoint
 // ---------------------------------------------------------------------------------------------
 
+/// Which authentication a database mirroring endpoint accepts (shared with the endpoint checks).
 #[derive(Clone, Copy)]
-struct Auth {
-    windows: bool,
-    cert: bool,
+pub(crate) struct Auth {
+    pub(crate) windows: bool,
+    pub(crate) cert: bool,
 }
 
-fn auth(row: &Row) -> Auth {
+pub(crate) fn auth(row: &Row) -> Auth {
     if let Some(desc) = row.code("connection_auth_desc") {
         let d = desc.to_uppercase();
         return Auth {

@@ -49,3 +49,47 @@ pub fn modify_replica(ag: &str, replica: &str, option: &str) -> Option<String> {
         literal(replica)
     ))
 }
+
+/// Creates the instance's database mirroring endpoint unless it has one (only one can exist), with
+/// the wizard's settings: Windows Negotiate authentication, AES required, role ALL. CREATE ENDPOINT
+/// leaves it STOPPED: callers add `start_endpoint`.
+pub fn create_mirroring_endpoint(endpoint: &str, port: u16) -> Option<String> {
+    Some(format!(
+        "IF NOT EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints) CREATE ENDPOINT {} AS TCP (LISTENER_PORT = {port}) \
+         FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = WINDOWS NEGOTIATE, ENCRYPTION = REQUIRED ALGORITHM AES);",
+        ident(endpoint)?
+    ))
+}
+
+/// Lets the endpoint act as an availability replica partner (ROLE = ALL) unless it already can
+/// (role 1 PARTNER or 3 ALL).
+pub fn alter_endpoint_role_all(endpoint: &str) -> Option<String> {
+    Some(format!(
+        "IF EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints WHERE name = {} AND role NOT IN (1, 3)) \
+         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (ROLE = ALL);",
+        literal(endpoint),
+        ident(endpoint)?
+    ))
+}
+
+/// Sets the endpoint's encryption to `mode` (`REQUIRED` or `SUPPORTED`) with AES only, unless it
+/// already is exactly that.
+pub fn alter_endpoint_encryption_aes(endpoint: &str, supported_only: bool) -> Option<String> {
+    let (mode, current) = if supported_only { ("SUPPORTED", "NONE, AES") } else { ("REQUIRED", "AES") };
+    Some(format!(
+        "IF EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints WHERE name = {} AND encryption_algorithm_desc <> N'{current}') \
+         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (ENCRYPTION = {mode} ALGORITHM AES);",
+        literal(endpoint),
+        ident(endpoint)?
+    ))
+}
+
+/// `GRANT CONNECT ... WITH GRANT OPTION`, to restore a `W` (GRANT_WITH_GRANT_OPTION) row as it was.
+pub fn grant_connect_with_grant_option(endpoint: &str, login: &str) -> Option<String> {
+    Some(format!("GRANT CONNECT ON ENDPOINT::{} TO {} WITH GRANT OPTION;", ident(endpoint)?, ident(login)?))
+}
+
+/// `ALTER AVAILABILITY GROUP [ag] MODIFY REPLICA ON N'replica' WITH (ENDPOINT_URL = N'url');` (on the primary).
+pub fn set_endpoint_url(ag: &str, replica: &str, url: &str) -> Option<String> {
+    modify_replica(ag, replica, &format!("ENDPOINT_URL = {}", literal(url)))
+}
