@@ -184,8 +184,26 @@ fn unusable_reason(
     let Some(url) = url else {
         return Some(format!("{name} has no READ_ONLY_ROUTING_URL"));
     };
-    if let Err(problem) = TcpUrl::parse(url) {
-        return Some(format!("{name}'s READ_ONLY_ROUTING_URL is not TCP://system-address:port ({problem})"));
+    let parsed = match TcpUrl::parse(url) {
+        Ok(parsed) => parsed,
+        Err(problem) => {
+            return Some(format!("{name}'s READ_ONLY_ROUTING_URL is not TCP://system-address:port ({problem})"));
+        }
+    };
+    let endpoint_port = target.row.str("endpoint_url").and_then(|u| TcpUrl::parse(u).ok()).map(|u| u.port);
+    if endpoint_port == Some(parsed.port) {
+        return Some(format!(
+            "{name}'s READ_ONLY_ROUTING_URL uses port {}, its database mirroring endpoint port: routed clients cannot log in there",
+            parsed.port
+        ));
+    }
+    let probes: Vec<_> = snapshot
+        .probes
+        .iter()
+        .filter(|p| p.purpose.eq_ignore_ascii_case("routing") && p.subject.eq_ignore_ascii_case(name))
+        .collect();
+    if !probes.is_empty() && probes.iter().all(|p| !p.ok) {
+        return Some(format!("every TCP probe of {name}'s READ_ONLY_ROUTING_URL failed"));
     }
     if !is_readable_secondary(target) {
         return Some(format!("{name} does not allow read-intent connections as a secondary (ALLOW_CONNECTIONS = NO)"));
