@@ -114,6 +114,12 @@ pub fn source_list_rows<'s>(snapshot: &'s Snapshot, ag: &AgView<'s>) -> &'s [Row
 pub fn simulate(topology: &Topology<'_>) -> Vec<RoutingPath> {
     let mut paths = Vec::new();
     for ag in &topology.ags {
+        let collected = topology
+            .snapshot
+            .instances
+            .get(ag.source)
+            .map(|i| i.rows(keys::AVAILABILITY_READ_ONLY_ROUTING_LISTS).map(|_| ()).map_err(|why| why.to_string()))
+            .unwrap_or_else(|| Err("no source instance".into()));
         let entries = list_entries(ag, source_list_rows(topology.snapshot, ag));
         let is_current = |r: &ReplicaView<'_>| ag.primary.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(r.server_name));
         for candidate in &ag.replicas {
@@ -136,7 +142,9 @@ pub fn simulate(topology: &Topology<'_>) -> Vec<RoutingPath> {
                 }
             }
             let primary = candidate.server_name;
-            let note = if !has_list {
+            let note = if let Err(why) = &collected {
+                Some(format!("Unknown: the routing lists could not be read ({why})."))
+            } else if !has_list {
                 Some(format!(
                     "{primary} has no read-only routing list: ReadOnly connections will land on the primary {primary}."
                 ))
