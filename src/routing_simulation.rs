@@ -221,10 +221,8 @@ fn unusable_reason(
     if currently_primary {
         return None;
     }
-    if let Some(state) = target.state {
-        if state.is("connected_state_desc", "DISCONNECTED") {
-            return Some(format!("{name} is DISCONNECTED from the primary"));
-        }
+    if target.state.is_some_and(|state| state.is("connected_state_desc", "DISCONNECTED")) {
+        return Some(format!("{name} is DISCONNECTED from the primary"));
     }
     for db in database_states(snapshot, ag, target) {
         let sync = db.code("synchronization_state_desc").unwrap_or("");
