@@ -10,6 +10,9 @@ use crate::snapshot::{keys, Instance, Row, Snapshot};
 #[derive(Debug)]
 pub struct Topology<'s> {
     pub ags: Vec<AgView<'s>>,
+    /// The snapshot the topology was built from (for views the merged picture does not carry, such
+    /// as routing lists and database states).
+    pub snapshot: &'s Snapshot,
 }
 
 #[derive(Debug)]
@@ -97,7 +100,7 @@ impl<'s> Topology<'s> {
             });
         }
         ags.sort_by_key(|a| a.name.to_lowercase());
-        Topology { ags }
+        Topology { ags, snapshot }
     }
 }
 

@@ -25,6 +25,7 @@ pub fn report(report: &Report) -> String {
         s.not_evaluated
     );
     out.push_str(&findings(&report.findings.iter().collect::<Vec<_>>()));
+    out.push_str(&routing(&report.routing_simulation));
     let skipped: Vec<_> = report.checks.iter().filter(|c| c.status == CheckStatus::NotEvaluated).collect();
     if !skipped.is_empty() {
         out.push_str("\nNot evaluated:\n");
@@ -56,6 +57,37 @@ pub fn findings(findings: &[&Finding]) -> String {
             wrap_into(&mut out, &format!("Fix: {}", f.remediation), INDENT);
         }
         out.push('\n');
+    }
+    out
+}
+
+/// The routing simulation: per replica that could be primary, the ordered load-balanced sets.
+pub fn routing(paths: &[agdiag::routing_simulation::RoutingPath]) -> String {
+    let mut out = String::new();
+    if paths.is_empty() {
+        return out;
+    }
+    out.push_str("\nRead-only routing (where ApplicationIntent=ReadOnly connections land):\n");
+    for path in paths {
+        let _ = writeln!(
+            out,
+            "  {} with {} primary ({}):",
+            path.availability_group, path.when_primary, path.could_be_primary_because
+        );
+        for set in &path.sets {
+            let targets: Vec<String> = set
+                .targets
+                .iter()
+                .map(|t| match (&t.reason, t.usable) {
+                    (Some(reason), false) => format!("{} [skipped: {reason}]", t.replica),
+                    _ => t.replica.clone(),
+                })
+                .collect();
+            wrap_into(&mut out, &format!("{}. {}", set.routing_priority, targets.join(", ")), "      ");
+        }
+        if let Some(note) = &path.note {
+            wrap_into(&mut out, &format!("-> {note}"), "      ");
+        }
     }
     out
 }
