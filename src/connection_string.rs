@@ -466,7 +466,7 @@ pub fn check_connection_string(text: &str, snapshot: &Snapshot) -> Vec<Finding> 
     let facts = &facts[ag_index];
     let ag_name = facts.ag.name;
     let listener = by_listener.map(|(_, li)| &facts.listeners[li]).or(facts.listeners.first());
-    let suggested = suggestion(listener, database.as_deref(), facts);
+    let suggested = suggestion(listener, database.as_deref(), facts, read_only);
 
     // Server: the listener (and its port), not a replica.
     {
@@ -592,7 +592,10 @@ pub fn check_connection_string(text: &str, snapshot: &Snapshot) -> Vec<Finding> 
                 .ag(ag_name)
                 .message(message)
                 .evidence(json!({ "connection_string": evidence_cs, "has_routing_lists": facts.has_routing_lists }))
-                .remediation(format!("For read-only workloads: {suggested}"))
+                .remediation(format!(
+                    "For read-only workloads: {}",
+                    suggestion(listener, database.as_deref(), facts, true)
+                ))
                 .emit();
         }
         findings.extend(run.findings);
@@ -675,8 +678,9 @@ fn server_json(s: &ServerSpec) -> Value {
     json!({ "protocol": s.protocol, "host": s.host, "instance": s.instance, "port": s.port })
 }
 
-/// A connection string that does it right, for remediations (never with credentials).
-fn suggestion(listener: Option<&Listener<'_>>, database: Option<&str>, facts: &AgFacts<'_, '_>) -> String {
+/// A connection string that does it right, for remediations (never with credentials). It keeps the
+/// workload's own intent: suggesting ReadOnly to a read-write application would break its writes.
+fn suggestion(listener: Option<&Listener<'_>>, database: Option<&str>, facts: &AgFacts<'_, '_>, read_only: bool) -> String {
     let server = match listener {
         Some(l) => format!("tcp:{},{}", l.dns_name, l.port.unwrap_or(1433)),
         None => "tcp:<listener>,<port>".to_string(),
@@ -686,5 +690,6 @@ fn suggestion(listener: Option<&Listener<'_>>, database: Option<&str>, facts: &A
         .map(str::to_string)
         .or_else(|| facts.databases.as_ref().and_then(|dbs| dbs.first()).map(|d| d.to_string()))
         .unwrap_or_else(|| "<AG database>".to_string());
-    format!("Server={server};Database={db};ApplicationIntent=ReadOnly;MultiSubnetFailover=True")
+    let intent = if read_only { "ApplicationIntent=ReadOnly;" } else { "" };
+    format!("Server={server};Database={db};{intent}MultiSubnetFailover=True")
 }

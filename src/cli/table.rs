@@ -42,11 +42,12 @@ pub fn findings(findings: &[&Finding]) -> String {
         out.push_str("No findings.\n");
         return out;
     }
-    let _ = writeln!(out, "{:<9} {:<34} {:<14} OBJECT", "SEVERITY", "CHECK", "INSTANCE");
+    let check_width = findings.iter().map(|f| f.check.len()).max().unwrap_or(0).max(34);
+    let _ = writeln!(out, "{:<9} {:<check_width$} {:<14} OBJECT", "SEVERITY", "CHECK", "INSTANCE");
     for f in findings {
         let _ = writeln!(
             out,
-            "{:<9} {:<34} {:<14} {}",
+            "{:<9} {:<check_width$} {:<14} {}",
             f.severity.as_str().to_uppercase(),
             f.check,
             f.instance.as_deref().or(f.availability_group.as_deref()).unwrap_or("-"),
@@ -94,9 +95,12 @@ pub fn routing(paths: &[agdiag::routing_simulation::RoutingPath]) -> String {
 
 pub fn checks() -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<36} {:<13} TITLE", "CHECK", "CATEGORY");
-    for c in agdiag::checks::catalog() {
-        let _ = writeln!(out, "{:<36} {:<13} {}", c.info.id, c.info.category.as_str(), c.info.title);
+    let snapshot_checks = agdiag::checks::catalog().into_iter().map(|c| &c.info);
+    let infos: Vec<_> = snapshot_checks.chain(agdiag::connection_string::CHECKS).collect();
+    let id_width = infos.iter().map(|i| i.id.len()).max().unwrap_or(0);
+    let _ = writeln!(out, "{:<id_width$} {:<13} TITLE", "CHECK", "CATEGORY");
+    for info in infos {
+        let _ = writeln!(out, "{:<id_width$} {:<13} {}", info.id, info.category.as_str(), info.title);
     }
     out
 }

@@ -67,20 +67,28 @@ pub fn render(findings: &[&Finding], source: &ScriptSource<'_>) -> String {
 
     let mut current_target: Option<&str> = None;
     let mut current_phase: Option<Phase> = None;
+    // Consecutive manual steps of the same findings on the same target share one heading.
+    let mut last_manual: Option<(&[&str], &str)> = None;
     for entry in &entries {
         let step = entry.step;
         if current_phase != Some(step.phase) {
             let _ = writeln!(out, "\n-- ===== {} =====", phase_title(step.phase));
             current_phase = Some(step.phase);
+            // Every section names its server, so a reviewer never has to scroll back to know where it runs.
+            current_target = None;
         }
         if step.manual {
-            let _ = writeln!(out, "\n-- {}", comment(&entry.finding_ids.join(", ")));
-            let _ = writeln!(out, "-- MANUAL on {}:", comment(&step.target));
+            if last_manual != Some((entry.finding_ids.as_slice(), step.target.as_str())) {
+                let _ = writeln!(out, "\n-- {}", comment(&entry.finding_ids.join(", ")));
+                let _ = writeln!(out, "-- MANUAL on {}:", comment(&step.target));
+                last_manual = Some((entry.finding_ids.as_slice(), step.target.as_str()));
+            }
             for line in step.text.lines() {
                 let _ = writeln!(out, "--   {}", comment(line));
             }
             continue;
         }
+        last_manual = None;
         if !connect_target_is_safe(&step.target) {
             let _ = writeln!(out, "\n-- {}", comment(&entry.finding_ids.join(", ")));
             let _ = writeln!(
@@ -106,8 +114,11 @@ pub fn render(findings: &[&Finding], source: &ScriptSource<'_>) -> String {
 }
 
 fn write_header(out: &mut String, findings: &[&Finding], source: &ScriptSource<'_>) {
-    let targets: BTreeSet<&str> =
-        findings.iter().flat_map(|f| f.fix_steps.iter().map(|s| s.target.as_str())).collect();
+    let targets: BTreeSet<&str> = findings
+        .iter()
+        .flat_map(|f| f.fix_steps.iter().filter(|s| !s.manual).map(|s| s.target.as_str()))
+        .collect();
+    let manual = findings.iter().flat_map(|f| f.fix_steps.iter().filter(|s| s.manual)).count();
     out.push_str("--- YOU MUST EXECUTE THE FOLLOWING SCRIPT IN SQLCMD MODE.\n");
     let _ = writeln!(out, "-- AgDiag {} fix script", crate::VERSION);
     let _ = writeln!(
@@ -116,7 +127,13 @@ fn write_header(out: &mut String, findings: &[&Finding], source: &ScriptSource<'
         comment(source.collected_at.unwrap_or("an unknown time")),
         comment(source.collector.unwrap_or("an unknown collector"))
     );
-    let _ = writeln!(out, "-- Findings covered: {}; instances touched: {}", findings.len(), targets.len());
+    let _ = writeln!(
+        out,
+        "-- Findings covered: {}; instances changed by T-SQL: {}; manual steps: {}",
+        findings.len(),
+        targets.len(),
+        manual
+    );
     out.push_str(
         "--\n\
          -- REVIEW BEFORE RUNNING. AgDiag generated this script and never runs it. Each statement is\n\

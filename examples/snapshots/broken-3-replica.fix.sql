@@ -1,0 +1,97 @@
+--- YOU MUST EXECUTE THE FOLLOWING SCRIPT IN SQLCMD MODE.
+-- AgDiag 0.1.0 fix script
+-- Evidence: snapshot collected at 2026-11-22T10:42:00Z by agdiag 0.1.0
+-- Findings covered: 16; instances changed by T-SQL: 2; manual steps: 4
+--
+-- REVIEW BEFORE RUNNING. AgDiag generated this script and never runs it. Each statement is
+-- preceded by the finding it fixes. Steps marked MANUAL are done outside SQL Server.
+-- Endpoint changes briefly interrupt that replica's AG traffic.
+:on error exit
+
+-- ===== Prerequisites outside SQL Server =====
+
+-- network.name_resolution@AG1/AG1-LISTENER:1433
+-- MANUAL on AG1-LISTENER:
+--   From the machine that ran AgDiag and from each replica, compare:
+--   Resolve-DnsName 'AG1-LISTENER'
+--   Test-NetConnection -ComputerName 'AG1-LISTENER' -Port 1433
+--   Test-NetConnection -ComputerName '10.0.0.50' -Port 1433
+--   Then correct the DNS A record of AG1-LISTENER (the address that answers is 10.0.0.50), remove stale entries for it from C:\Windows\System32\drivers\etc\hosts, check the DNS suffix search list (Get-DnsClientGlobalSetting), and run ipconfig /flushdns.
+--   A listener's DNS record is registered by the cluster: after a failover to another subnet or an IP change, a client's cached record can be stale for the record's TTL (HostRecordTTL, 1200 s by default). Get-ClusterResource <network name> | Get-ClusterParameter HostRecordTTL, RegisterAllProvidersIP.
+
+-- network.unreachable@SQL3/sql3.contoso.com:5023
+-- MANUAL on SQL3:
+--   SQL3's endpoint listens on 5022: correct the port in its endpoint_url (see the endpoint URL finding), then re-test:
+--   Test-NetConnection -ComputerName 'sql3.contoso.com' -Port 5022
+
+-- build.outdated@SQL3/16.0.1000.6
+-- MANUAL on SQL3:
+--   Install SQL Server 2022 CU26 (KB5093420) or later on this instance (rolling update: secondaries first, then fail over).
+
+-- ===== Logins for partner service accounts =====
+
+:Connect SQL1
+USE [master];
+GO
+-- accounts.login_missing@SQL1/CONTOSO\SQL3$, errorlog.connect_permission@SQL1/CONTOSO\SQL3$
+IF NOT EXISTS (SELECT 1 FROM sys.server_principals WHERE name = N'CONTOSO\SQL3$') CREATE LOGIN [CONTOSO\SQL3$] FROM WINDOWS;
+GO
+
+:Connect SQL2
+USE [master];
+GO
+-- accounts.login_missing@SQL2/CONTOSO\SQL3$
+IF NOT EXISTS (SELECT 1 FROM sys.server_principals WHERE name = N'CONTOSO\SQL3$') CREATE LOGIN [CONTOSO\SQL3$] FROM WINDOWS;
+GO
+
+-- ===== Endpoint ownership (drops every permission on the endpoint; re-granted below) =====
+
+:Connect SQL2
+USE [master];
+GO
+-- endpoint.owner@SQL2/Hadr_endpoint
+ALTER AUTHORIZATION ON ENDPOINT::[Hadr_endpoint] TO [sa];
+GO
+
+-- ===== CONNECT permission on the endpoints =====
+
+:Connect SQL1
+USE [master];
+GO
+-- accounts.login_missing@SQL1/CONTOSO\SQL3$, errorlog.connect_permission@SQL1/CONTOSO\SQL3$
+GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\SQL3$];
+GO
+
+:Connect SQL2
+USE [master];
+GO
+-- accounts.login_missing@SQL2/CONTOSO\SQL3$
+GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\SQL3$];
+GO
+-- endpoint.owner@SQL2/Hadr_endpoint
+GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\svc_sql];
+GO
+
+-- ===== Availability replica options (run on the primary) =====
+
+:Connect SQL1
+USE [master];
+GO
+-- endpoint.port_mismatch@SQL3/Hadr_endpoint
+ALTER AVAILABILITY GROUP [AG1] MODIFY REPLICA ON N'SQL3' WITH (ENDPOINT_URL = N'TCP://sql3.contoso.com:5022');
+GO
+-- session.timeout_too_short@SQL1/SQL2
+ALTER AVAILABILITY GROUP [AG1] MODIFY REPLICA ON N'SQL2' WITH (SESSION_TIMEOUT = 10);
+GO
+
+-- ===== Read-only routing URLs (before the routing lists that name them) =====
+
+:Connect SQL1
+USE [master];
+GO
+-- routing.url_mirroring_port@SQL2/AG1
+ALTER AVAILABILITY GROUP [AG1] MODIFY REPLICA ON N'SQL2' WITH (SECONDARY_ROLE (READ_ONLY_ROUTING_URL = N'TCP://sql2.contoso.com:1433'));
+GO
+-- routing.url_missing@SQL3/AG1
+ALTER AVAILABILITY GROUP [AG1] MODIFY REPLICA ON N'SQL3' WITH (SECONDARY_ROLE (READ_ONLY_ROUTING_URL = N'TCP://sql3.contoso.com:1433'));
+GO
