@@ -22,10 +22,7 @@ fn healthy_at_latest_build() -> agdiag::Snapshot {
 #[test]
 fn current_builds_pass_every_build_check() {
     let report = run(healthy_at_latest_build());
-    for check in ["build.outdated", "build.mixed_versions"] {
-        assert_none(&report, check);
-        assert_eq!(status_of(&report, check), CheckStatus::Pass, "{check}");
-    }
+    assert_all_pass(&report, &["build.outdated", "build.mixed_versions"]);
 }
 
 #[test]

@@ -29,10 +29,7 @@ fn set_db_state(snap: &mut agdiag::Snapshot, replica: &'static str, own: &str, c
 #[test]
 fn healthy_example_passes_every_health_check() {
     let report = run(healthy());
-    for check in HEALTH_CHECKS {
-        assert_none(&report, check);
-        assert_eq!(status_of(&report, check), CheckStatus::Pass, "{check}");
-    }
+    assert_all_pass(&report, &HEALTH_CHECKS);
 }
 
 #[test]

@@ -27,10 +27,7 @@ fn disconnect_on_primary(snap: &mut agdiag::Snapshot, replica: &'static str, num
 #[test]
 fn healthy_example_passes_every_session_check() {
     let report = run(healthy());
-    for check in ["session.timeout_too_short", "session.replica_disconnected"] {
-        assert_none(&report, check);
-        assert_eq!(status_of(&report, check), CheckStatus::Pass, "{check}");
-    }
+    assert_all_pass(&report, &["session.timeout_too_short", "session.replica_disconnected"]);
 }
 
 #[test]

@@ -40,6 +40,21 @@ pub fn status_of(report: &Report, check: &str) -> agdiag::checks::CheckStatus {
     report.checks.iter().find(|c| c.check == check).unwrap_or_else(|| panic!("{check} did not run")).status
 }
 
+/// Where a check could not look, as (subject, reason) pairs.
+pub fn not_evaluated_on(report: &Report, check: &str) -> Vec<(String, String)> {
+    let result = report.checks.iter().find(|c| c.check == check).unwrap_or_else(|| panic!("{check} did not run"));
+    result.not_evaluated_on.iter().map(|n| (n.subject.clone(), n.reason.clone())).collect()
+}
+
+/// Each of `checks` ran, passed everywhere it looked, looked everywhere, and found nothing.
+pub fn assert_all_pass(report: &Report, checks: &[&str]) {
+    for check in checks {
+        assert_none(report, check);
+        assert_eq!(status_of(report, check), agdiag::checks::CheckStatus::Pass, "{check}");
+        assert!(not_evaluated_on(report, check).is_empty(), "{check}: {:?}", not_evaluated_on(report, check));
+    }
+}
+
 pub fn assert_severity(f: &Finding, s: Severity) {
     assert_eq!(f.severity, s, "severity of {}", f.id);
 }
