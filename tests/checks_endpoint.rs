@@ -52,7 +52,7 @@ fn owned_by(snap: &mut agdiag::Snapshot, owner: &str, disabled: i64) {
 #[test]
 fn healthy_example_passes_every_endpoint_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &ALL);
+    assert_all_pass(&report, ALL);
 }
 
 // ----- endpoint.missing ---------------------------------------------------------------------------

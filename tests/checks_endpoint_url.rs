@@ -51,7 +51,7 @@ fn assert_fqdn_fix(f: &agdiag::findings::Finding) {
 #[test]
 fn healthy_example_passes_every_endpoint_url_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &ALL);
+    assert_all_pass(&report, ALL);
 }
 
 #[test]

@@ -37,7 +37,7 @@ fn sql3_attempts(snap: &mut Snapshot, user: &str, times: &[&str]) {
 #[test]
 fn healthy_example_passes_every_errorlog_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &ALL);
+    assert_all_pass(&report, ALL);
 }
 
 #[test]

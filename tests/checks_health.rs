@@ -29,7 +29,7 @@ fn set_db_state(snap: &mut agdiag::Snapshot, replica: &'static str, own: &str, c
 #[test]
 fn healthy_example_passes_every_health_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &HEALTH_CHECKS);
+    assert_all_pass(&report, HEALTH_CHECKS);
 }
 
 #[test]

@@ -41,7 +41,7 @@ fn second_subnet_ip() -> serde_json::Value {
 #[test]
 fn healthy_example_passes_every_listener_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &ALL);
+    assert_all_pass(&report, ALL);
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn fail(snap: &mut Snapshot, host: &str, port: u16, via: &str, error: &str) {
 #[test]
 fn healthy_example_passes_every_network_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &ALL);
+    assert_all_pass(&report, ALL);
 }
 
 #[test]

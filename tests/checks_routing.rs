@@ -50,7 +50,7 @@ fn sql_fix(f: &agdiag::findings::Finding) -> &agdiag::findings::FixStep {
 #[test]
 fn healthy_example_passes_every_routing_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &CHECKS);
+    assert_all_pass(&report, CHECKS);
 }
 
 #[test]
