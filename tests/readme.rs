@@ -31,7 +31,7 @@ fn transcript() -> String {
     let first_findings = lines.iter().position(|l| l.starts_with("ERROR     endpoint.port_mismatch")).expect("the port mismatch finding");
     let routing = lines.iter().position(|l| l.starts_with("Read-only routing")).expect("the routing simulation");
     let shown = lines[first_findings..].iter().position(|l| l.is_empty()).map_or(lines.len(), |n| first_findings + n);
-    let mut t = format!("```\n$ agdiag analyze {} --fix-script fix.sql\n", args[1]);
+    let mut t = format!("```\n$ agdiag analyze {}\n", args[1]);
     for line in &lines[..3] {
         let _ = writeln!(t, "{line}");
     }

@@ -63,7 +63,16 @@ pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
                 write_stdout(&mut out, &format!("Fix script written to {} (review before running).\n", path.display()))?;
             }
         }
-        _ => write_stdout(&mut out, &body)?,
+        _ => {
+            write_stdout(&mut out, &body)?;
+            let fixable = report.findings.iter().filter(|f| !f.fix_steps.is_empty()).count();
+            if args.format == Format::Table && fixable > 0 {
+                write_stdout(
+                    &mut out,
+                    &format!("{fixable} finding(s) have fix steps: add --fix-script fix.sql (or -) to write the script.\n"),
+                )?;
+            }
+        }
     }
     let threshold = match args.fail_on {
         FailOn::Error => Some(Severity::Error),
