@@ -198,16 +198,17 @@ pub fn to_json(value: &ColumnData<'_>) -> Value {
             let dt = d.datetime2();
             let t = dt.time();
             let offset = i64::from(d.offset());
-            let total_ns = i64::from(dt.date().days()) * NS_PER_DAY + nanos(t.increments(), t.scale()) as i64
-                + offset * 60_000_000_000;
-            let days = total_ns.div_euclid(NS_PER_DAY);
+            let total_ns = i128::from(dt.date().days()) * NS_PER_DAY
+                + i128::from(nanos(t.increments(), t.scale()))
+                + i128::from(offset) * 60_000_000_000;
+            let days = total_ns.div_euclid(NS_PER_DAY) as i64;
             let ns = total_ns.rem_euclid(NS_PER_DAY) as u64;
             Value::String(iso(days, ns, t.scale(), Some(offset)))
         }),
     }
 }
 
-const NS_PER_DAY: i64 = 86_400_000_000_000;
+const NS_PER_DAY: i128 = 86_400_000_000_000;
 /// Days from 0001-01-01 to 1900-01-01 (the `date`/`datetime2` epoch vs the `datetime` epoch).
 const DAYS_1900: i64 = 693_595;
 
