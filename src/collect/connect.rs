@@ -96,8 +96,10 @@ pub async fn connect(address: &InstanceAddress, request: &Request) -> Result<Tds
         Ok(Err(tiberius::error::Error::Routing { host, port })) => Err(transport(format!(
             "{address} redirected the connection to {host},{port}; collect from that address instead"
         ))),
+        Ok(Err(tiberius::error::Error::Io { kind: std::io::ErrorKind::TimedOut, .. })) | Err(_) => {
+            Err(timed_out("login (prelogin, TLS, login)", address, request.timeouts.login_ms))
+        }
         Ok(Err(e)) => Err(server_error(&e)),
-        Err(_) => Err(timed_out("login", address, request.timeouts.login_ms)),
     }
 }
 
