@@ -65,7 +65,9 @@ fn steps_run_in_dependency_order_across_findings_and_duplicates_are_written_once
     assert!(pos("GRANT CONNECT") < pos("ALTER ENDPOINT [Hadr_endpoint] STATE = STARTED"));
     assert_eq!(script.matches("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\\SQL3$];").count(), 1);
     assert!(script.contains("-- endpoint.owner@SQL1/Hadr_endpoint, accounts.login_missing@SQL1/CONTOSO\\SQL3$\nGRANT"), "{script}");
-    assert_eq!(command_lines(&script).iter().filter(|l| l.starts_with(":Connect")).count(), 2, "{script}");
+    // Each section names its server: logins, ownership and grants on SQL1, the start on SQL2.
+    let connects: Vec<&str> = command_lines(&script).into_iter().filter(|l| l.starts_with(":Connect")).collect();
+    assert_eq!(connects, [":Connect SQL1", ":Connect SQL1", ":Connect SQL1", ":Connect SQL2"], "{script}");
     // Same input, same bytes.
     assert_eq!(script, render(&[&c, &b, &a], &SOURCE));
 }
@@ -94,12 +96,15 @@ fn hostile_names_cannot_change_the_script_structure() {
     let refs: Vec<&Finding> = findings.iter().collect();
     let script = render(&refs, &SOURCE);
 
-    // Structure: exactly the header's :on error exit, one :Connect, and one GO per statement.
+    // Structure: exactly the header's :on error exit, one :Connect SQL1 per section (logins, grants),
+    // one GO per statement plus the one after each USE [master].
     let commands = command_lines(&script);
     let sql_statements = script.lines().filter(|l| l.starts_with("IF NOT EXISTS") || l.starts_with("GRANT")).count();
-    assert_eq!(commands.iter().filter(|l| l.starts_with(":Connect")).count(), 1, "{script}");
+    let connects = commands.iter().filter(|l| l.starts_with(":Connect")).count();
+    assert!(commands.iter().filter(|l| l.starts_with(":Connect")).all(|l| *l == ":Connect SQL1"), "{script}");
+    assert_eq!(connects, 2, "{script}");
     assert_eq!(commands.iter().filter(|l| l.starts_with(":on error exit")).count(), 1, "{script}");
-    assert_eq!(commands.iter().filter(|l| l.eq_ignore_ascii_case("GO")).count(), sql_statements + 1, "{script}");
+    assert_eq!(commands.iter().filter(|l| l.eq_ignore_ascii_case("GO")).count(), sql_statements + connects, "{script}");
     assert!(!script.contains("$(SQLCMDPASSWORD)"), "sqlcmd would substitute it:\n{script}");
     assert!(!script.lines().any(|l| l.trim_start().starts_with(":Connect attacker")), "{script}");
 

@@ -72,7 +72,7 @@ pub fn output(report: &agdiag::Report, format: Format, fix_script: Option<&PathB
         _ => {
             write_stdout(&mut out, &body)?;
             let fixable = report.findings.iter().filter(|f| !f.fix_steps.is_empty()).count();
-            if args.format == Format::Table && fixable > 0 {
+            if format == Format::Table && fixable > 0 {
                 write_stdout(
                     &mut out,
                     &format!("{fixable} finding(s) have fix steps: add --fix-script fix.sql (or -) to write the script.\n"),
