@@ -2,8 +2,9 @@
 //! timeout, then prelogin, TLS and login inside tiberius' handshake timeout.
 //!
 //! tiberius is built with `tds73` (every SQL Server since 2008), `rustls` (no runtime dependency on
-//! the distro's libssl) and `sql-browser-tokio` (named instances). `winauth` and
-//! `integrated-auth-gssapi` are left out: they need SSPI or libkrb5 at build time.
+//! the distro's libssl) and `sql-browser-tokio` (named instances); on Windows also `winauth` (SSPI:
+//! integrated and explicit DOMAIN\user logins), and on Unix `integrated-auth-gssapi` (Kerberos)
+//! behind this crate's `kerberos` feature, because it needs libkrb5 at build time.
 
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel, SqlBrowser};
 use tokio::net::TcpStream;
@@ -16,7 +17,11 @@ pub type TdsClient = Client<Compat<TcpStream>>;
 
 /// Whether this build can log in with `auth`.
 pub fn supports(auth: &Authentication) -> bool {
-    matches!(auth, Authentication::Sql { .. })
+    match auth {
+        Authentication::Sql { .. } => true,
+        Authentication::Integrated => cfg!(any(windows, all(unix, feature = "kerberos"))),
+        Authentication::Windows { .. } => cfg!(windows),
+    }
 }
 
 pub fn encryption_level(encrypt: Encrypt) -> EncryptionLevel {
@@ -47,6 +52,11 @@ fn config_for(address: &InstanceAddress, request: &Request) -> Result<Config, Se
     config.command_timeout(Some(request.timeouts.command()));
     match &request.authentication {
         Authentication::Sql { user, password } => config.authentication(AuthMethod::sql_server(user, password.expose())),
+        #[cfg(any(windows, all(unix, feature = "kerberos")))]
+        Authentication::Integrated => config.authentication(AuthMethod::Integrated),
+        #[cfg(windows)]
+        Authentication::Windows { user, password } => config.authentication(AuthMethod::windows(user, password.expose())),
+        #[allow(unreachable_patterns)]
         other => return Err(transport(format!("{} authentication is not available in this build", other.method()))),
     }
     Ok(config)

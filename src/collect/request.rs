@@ -264,8 +264,9 @@ impl Request {
             }
             Authentication::Integrated | Authentication::Windows { .. } if !super::connect::supports(&self.authentication) => {
                 Err(Error::invalid_argument(format!(
-                    "{} authentication is not available in this build of AgDiag (tiberius is built without \
-                     SSPI/Kerberos support); use SQL authentication",
+                    "{} authentication is not available in this build of AgDiag: integrated authentication needs \
+                     Windows (SSPI) or, on Linux/macOS, a build with `--features kerberos`; an explicit Windows \
+                     user and password needs Windows. Use SQL authentication, or such a build",
                     self.authentication.method()
                 )))
             }
