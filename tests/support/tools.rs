@@ -1,0 +1,14 @@
+//! External tools some tests need: skipped with a message locally, required in CI.
+
+use std::process::Command;
+
+/// Whether `tool` is on PATH. Missing: prints `SKIPPED: <tool> not installed (<why>)`, or fails
+/// the test when `CI=true` (CI installs every tool a test needs).
+pub fn require_tool(tool: &str, why: &str) -> bool {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{tool} is required in CI ({why}); .ci/run installs it");
+        eprintln!("SKIPPED: {tool} not installed ({why}); install it to run this test");
+    }
+    found
+}
