@@ -1,0 +1,38 @@
+function New-AgRequest {
+    <#
+    .SYNOPSIS
+    The live-collection request JSON for agdiag_job_start / agdiag_run from the cmdlet parameters.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string[]]$SqlInstance,
+
+        [System.Management.Automation.PSCredential]$SqlCredential,
+
+        [switch]$TrustServerCertificate,
+
+        [string]$EncryptConnection = 'Mandatory',
+
+        [int]$ConnectTimeout = 15
+    )
+
+    if ($SqlCredential) {
+        # The password exists in clear text only inside this JSON, which goes straight to the library.
+        $network = $SqlCredential.GetNetworkCredential()
+        $authentication = @{ type = 'sql'; user = $SqlCredential.UserName; password = $network.Password }
+    }
+    else {
+        $authentication = @{ type = 'integrated' }
+    }
+    $request = @{
+        instances                = @($SqlInstance)
+        authentication           = $authentication
+        encrypt                  = $EncryptConnection.ToLowerInvariant()
+        trust_server_certificate = [bool]$TrustServerCertificate
+        timeouts                 = @{ connect_ms = $ConnectTimeout * 1000; login_ms = $ConnectTimeout * 1000 }
+        discover_replicas        = $true
+    }
+    ConvertTo-Json -InputObject $request -Depth 5 -Compress
+}
