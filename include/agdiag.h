@@ -15,6 +15,9 @@
 
 #include <stdint.h>
 
+// Opaque handle to a background collection.
+typedef struct AgdiagJob AgdiagJob;
+
 // Opaque handle to an analysis report.
 typedef struct AgdiagReport AgdiagReport;
 
@@ -35,6 +38,41 @@ char *agdiag_explain_error_json(int32_t number);
 // The last error on this thread, or NULL if the last call succeeded. Do not free it; it is valid
 // until the next `agdiag_*` call on this thread.
 const char *agdiag_last_error(void);
+
+// Collects from the instances in `request_json`, then analyzes; blocks until done. Returns NULL
+// on an invalid request or a failed collection (see `agdiag_last_error`). Instances that cannot
+// be reached do not fail the call: they are recorded in the snapshot. Free the result with
+// `agdiag_report_free`.
+struct AgdiagReport *agdiag_run(const char *request_json);
+
+// Starts a collection in the background and returns at once. NULL on an invalid request (see
+// `agdiag_last_error`). Free the handle with `agdiag_job_free`.
+struct AgdiagJob *agdiag_job_start(const char *request_json);
+
+// Progress as JSON: `{"instances_done": 1, "instances_total": 3, "step": "querying sql2",
+// "elapsed_ms": 840, "finished": false, "cancelled": false}`. Free with `agdiag_string_free`.
+char *agdiag_job_progress_json(const struct AgdiagJob *job);
+
+// Waits up to `timeout_ms` milliseconds (a negative value waits until the job ends; 0 polls).
+// Returns 1 when the job has finished (done, failed or cancelled), 0 when it is still running
+// after the timeout, -1 on error (NULL job; see `agdiag_last_error`).
+int32_t agdiag_job_wait(const struct AgdiagJob *job, int64_t timeout_ms);
+
+// Asks the job to stop: every connection and probe still open is closed promptly, and
+// `agdiag_job_wait` then returns 1. `agdiag_job_report` reports the cancellation. NULL is ignored.
+void agdiag_job_cancel(const struct AgdiagJob *job);
+
+// The report of a finished job (a new handle on each call; free each with `agdiag_report_free`).
+// NULL while the job is running, or when it failed or was cancelled (see `agdiag_last_error`).
+struct AgdiagReport *agdiag_job_report(const struct AgdiagJob *job);
+
+// Frees a job. Safe while it is still running: the work is cancelled and finishes in the
+// background. NULL is ignored.
+//
+// # Safety
+// `job` must be NULL or a handle from `agdiag_job_start` that has not been freed, and no other
+// thread may be using it.
+void agdiag_job_free(struct AgdiagJob *job);
 
 // Parses `snapshot_json` (format `agdiag.snapshot/1`) and runs the checks.
 // `options_json` may be NULL, or `{"checks": ["endpoint.*"], "generated_at": "..."}`.

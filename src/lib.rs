@@ -6,6 +6,7 @@
 //! the C ABI and the CLI sit at the edges.
 
 pub mod checks;
+pub mod collect;
 pub mod connection_string;
 pub mod error;
 pub mod explain;

@@ -43,13 +43,19 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, Error> {
 pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
     let snapshot = read_snapshot(&args.snapshot)?;
     let report = agdiag::analyze(snapshot, &AnalyzeOptions { checks: args.checks, generated_at: None });
+    output(&report, args.format, args.fix_script.as_ref(), args.fail_on)
+}
+
+/// Prints the findings (and the fix script when asked) and maps them to the exit code; shared
+/// with `agdiag check`.
+pub fn output(report: &agdiag::Report, format: Format, fix_script: Option<&PathBuf>, fail_on: FailOn) -> Result<Exit, Error> {
     let mut out = std::io::stdout().lock();
-    let body = match args.format {
+    let body = match format {
         Format::Json => report.findings_json() + "\n",
-        Format::Table => table::report(&report),
+        Format::Table => table::report(report),
     };
-    let script = args.fix_script.as_ref().map(|_| report.fix_script(&ScriptOptions::default()));
-    match (&args.fix_script, script) {
+    let script = fix_script.map(|_| report.fix_script(&ScriptOptions::default()));
+    match (fix_script, script) {
         (Some(path), Some(script)) if path.as_os_str() == "-" => {
             write_stdout(&mut out, &body)?;
             write_stdout(&mut out, "\n")?;
@@ -59,13 +65,13 @@ pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
             std::fs::write(path, script)
                 .map_err(|e| Error::invalid_argument(format!("cannot write fix script {}: {e}", path.display())))?;
             write_stdout(&mut out, &body)?;
-            if args.format == Format::Table {
+            if format == Format::Table {
                 write_stdout(&mut out, &format!("Fix script written to {} (review before running).\n", path.display()))?;
             }
         }
         _ => write_stdout(&mut out, &body)?,
     }
-    let threshold = match args.fail_on {
+    let threshold = match fail_on {
         FailOn::Error => Some(Severity::Error),
         FailOn::Warning => Some(Severity::Warning),
         FailOn::Info => Some(Severity::Info),

@@ -2,6 +2,7 @@
 //! 0 = nothing at or above the `--fail-on` threshold, 1 = findings at or above it, 2 = bad input.
 
 mod analyze;
+mod collect;
 mod table;
 
 use std::path::PathBuf;
@@ -20,6 +21,10 @@ pub struct Args {
 pub enum Command {
     /// Analyze a snapshot file and print findings (and optionally a fix script).
     Analyze(analyze::AnalyzeArgs),
+    /// Collect a snapshot from live instances (and the replicas they name).
+    Collect(collect::CollectArgs),
+    /// Collect from live instances and analyze at once.
+    Check(collect::CheckArgs),
     /// List every check AgDiag runs.
     Checks {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -72,6 +77,8 @@ impl From<Exit> for ExitCode {
 pub fn run(args: Args) -> Result<Exit, agdiag::Error> {
     match args.command {
         Command::Analyze(a) => analyze::run(a),
+        Command::Collect(a) => collect::collect(a),
+        Command::Check(a) => collect::check(a),
         Command::Checks { format } => {
             match format {
                 Format::Json => println!("{}", agdiag::checks::catalog_json()),

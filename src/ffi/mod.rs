@@ -8,12 +8,17 @@
 
 mod catalog;
 mod error;
+mod job;
 mod panic;
 mod report;
 mod strings;
 
 pub use catalog::{agdiag_checks_json, agdiag_explain_error_json, agdiag_version};
 pub use error::agdiag_last_error;
+pub use job::{
+    agdiag_job_cancel, agdiag_job_free, agdiag_job_progress_json, agdiag_job_report, agdiag_job_start, agdiag_job_wait,
+    agdiag_run, AgdiagJob,
+};
 pub use report::{
     agdiag_analyze, agdiag_check_connection_string, agdiag_report_findings_json, agdiag_report_fix_script,
     agdiag_report_free, agdiag_report_snapshot_json, AgdiagReport,

@@ -1,0 +1,128 @@
+/*
+ * AgDiag collect.sql: the AgDiag snapshot of ONE SQL Server instance, as one JSON document, for
+ * servers where the agdiag tool cannot run or connect (locked-down hosts, jump boxes).
+ *
+ * What it does: reads the same catalog views and DMVs as `agdiag collect` (one per `results` key of
+ * snapshot format agdiag.snapshot/1) and prints them as JSON (FOR JSON PATH). Read-only: it only
+ * SELECTs from catalog views and runs sys.sp_readerrorlog into a temp table, filtered to AG-relevant
+ * messages. A view that fails (permission denied, missing on this version) is recorded under
+ * `query_errors` with its error number and message; every other view is still collected.
+ *
+ * Needs: SQL Server 2016 or later (FOR JSON, STRING_ESCAPE). VIEW SERVER STATE and VIEW ANY
+ * DEFINITION give complete results; sp_readerrorlog needs securityadmin (without it, `errorlog`
+ * is a query error and the other keys are unaffected).
+ *
+ * Run it on every replica and save each output, e.g. with sqlcmd (-y 0: no column truncation,
+ * -h -1: no header):
+ *     sqlcmd -S SQL1 -E -i collect.sql -y 0 -h -1 -o sql1.json
+ * In SSMS use "Results to File" (results to grid truncates long text). Then analyze one file, or
+ * merge the instances of several into one snapshot first:
+ *     agdiag analyze sql1.json
+ *     jq -s '.[0] + {instances: map(.instances[])}' sql1.json sql2.json sql3.json > ag.json
+ *     agdiag analyze ag.json --fix-script fix.sql
+ *
+ * Differences from `agdiag collect`: no network probes (the `probes` array is empty), and
+ * varbinary columns (sid, owner_sid) come as base64 (FOR JSON's format) instead of "0x..." hex;
+ * no AgDiag check reads them.
+ */
+SET NOCOUNT ON;
+
+DECLARE @queries TABLE (ord int PRIMARY KEY, [key] sysname NOT NULL, [sql] nvarchar(max) NOT NULL);
+INSERT INTO @queries (ord, [key], [sql]) VALUES
+(1, N'server_properties', N'SELECT @j = (SELECT
+    CAST(SERVERPROPERTY(''ServerName'') AS nvarchar(128)) AS [ServerName],
+    CAST(SERVERPROPERTY(''MachineName'') AS nvarchar(128)) AS [MachineName],
+    CAST(SERVERPROPERTY(''InstanceName'') AS nvarchar(128)) AS [InstanceName],
+    CAST(SERVERPROPERTY(''ComputerNamePhysicalNetBIOS'') AS nvarchar(128)) AS [ComputerNamePhysicalNetBIOS],
+    CAST(SERVERPROPERTY(''IsHadrEnabled'') AS int) AS [IsHadrEnabled],
+    CAST(SERVERPROPERTY(''HadrManagerStatus'') AS int) AS [HadrManagerStatus],
+    CAST(SERVERPROPERTY(''IsClustered'') AS int) AS [IsClustered],
+    CAST(SERVERPROPERTY(''ProductVersion'') AS nvarchar(128)) AS [ProductVersion],
+    CAST(SERVERPROPERTY(''ProductLevel'') AS nvarchar(128)) AS [ProductLevel],
+    CAST(SERVERPROPERTY(''ProductUpdateLevel'') AS nvarchar(128)) AS [ProductUpdateLevel],
+    CAST(SERVERPROPERTY(''ProductUpdateReference'') AS nvarchar(128)) AS [ProductUpdateReference],
+    CAST(SERVERPROPERTY(''Edition'') AS nvarchar(128)) AS [Edition],
+    CAST(SERVERPROPERTY(''EngineEdition'') AS int) AS [EngineEdition],
+    CAST(@@SERVERNAME AS nvarchar(128)) AS [@@SERVERNAME],
+    CAST(DEFAULT_DOMAIN() AS nvarchar(128)) AS [DEFAULT_DOMAIN()]
+    FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(2, N'dm_server_services', N'SELECT @j = (SELECT * FROM sys.dm_server_services FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(3, N'endpoints', N'SELECT @j = (SELECT * FROM sys.endpoints FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(4, N'database_mirroring_endpoints', N'SELECT @j = (SELECT * FROM sys.database_mirroring_endpoints FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(5, N'tcp_endpoints', N'SELECT @j = (SELECT * FROM sys.tcp_endpoints FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(6, N'server_permissions', N'SELECT @j = (SELECT * FROM sys.server_permissions WHERE class = 105 FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(7, N'server_principals', N'SELECT @j = (SELECT * FROM sys.server_principals FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(8, N'availability_groups', N'SELECT @j = (SELECT * FROM sys.availability_groups FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(9, N'availability_replicas', N'SELECT @j = (SELECT * FROM sys.availability_replicas FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(10, N'availability_read_only_routing_lists', N'SELECT @j = (SELECT * FROM sys.availability_read_only_routing_lists FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(11, N'availability_group_listeners', N'SELECT @j = (SELECT * FROM sys.availability_group_listeners FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(12, N'availability_group_listener_ip_addresses', N'SELECT @j = (SELECT * FROM sys.availability_group_listener_ip_addresses FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(13, N'availability_databases_cluster', N'SELECT @j = (SELECT * FROM sys.availability_databases_cluster FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(14, N'dm_tcp_listener_states', N'SELECT @j = (SELECT * FROM sys.dm_tcp_listener_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(15, N'dm_hadr_availability_replica_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_availability_replica_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(16, N'dm_hadr_availability_group_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_availability_group_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(17, N'dm_hadr_database_replica_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_database_replica_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(18, N'dm_hadr_cluster', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(19, N'dm_hadr_cluster_members', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster_members FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+-- sys.sp_readerrorlog 0, 1 (current log, SQL Server log) is read into #agdiag_errorlog below.
+(20, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)');
+
+-- The error log, filtered to what AG troubleshooting needs (the same filter as agdiag collect).
+CREATE TABLE #agdiag_errorlog (LogDate datetime NULL, ProcessInfo nvarchar(64) NULL, [Text] nvarchar(max) NULL);
+DECLARE @errorlog_error nvarchar(max) = NULL;
+BEGIN TRY
+    INSERT INTO #agdiag_errorlog (LogDate, ProcessInfo, [Text]) EXEC sys.sp_readerrorlog 0, 1;
+    DELETE FROM #agdiag_errorlog
+    WHERE NOT (
+           [Text] LIKE N'%availability group%' OR [Text] LIKE N'%availability replica%'
+        OR [Text] LIKE N'%always on%' OR [Text] LIKE N'%alwayson%' OR [Text] LIKE N'%hadr%'
+        OR [Text] LIKE N'%database mirroring%' OR [Text] LIKE N'%mirroring endpoint%'
+        OR [Text] LIKE N'%connection handshake failed%' OR [Text] LIKE N'%wsfc%'
+        OR [Text] LIKE N'%failover cluster%' OR [Text] LIKE N'% lease%'
+        OR [Text] LIKE N'%service broker/database mirroring transport%'
+        OR [Text] LIKE N'%Error: 1418,%' OR [Text] LIKE N'%Error: 96[4-9][0-9],%'
+        OR [Text] LIKE N'%Error: 194[0-9][0-9],%' OR [Text] LIKE N'%Error: 195[0-9][0-9],%'
+        OR [Text] LIKE N'%Error: 280[0-9][0-9],%' OR [Text] LIKE N'%Error: 352[0-9][0-9],%'
+        OR [Text] LIKE N'%Error: 411[0-9][0-9],%');
+END TRY
+BEGIN CATCH
+    SET @errorlog_error = (SELECT ERROR_NUMBER() AS number, ERROR_STATE() AS state, ERROR_MESSAGE() AS message
+                           FOR JSON PATH, WITHOUT_ARRAY_WRAPPER);
+END CATCH;
+
+DECLARE @results nvarchar(max) = N'', @errors nvarchar(max) = N'';
+DECLARE @ord int = 1, @key sysname, @sql nvarchar(max), @j nvarchar(max);
+WHILE @ord <= (SELECT MAX(ord) FROM @queries)
+BEGIN
+    SELECT @key = [key], @sql = [sql] FROM @queries WHERE ord = @ord;
+    SET @j = NULL;
+    IF @key = N'errorlog' AND @errorlog_error IS NOT NULL
+        SET @errors += CASE WHEN @errors = N'' THEN N'' ELSE N',' END + N'"errorlog":' + @errorlog_error;
+    ELSE
+    BEGIN
+    BEGIN TRY
+        -- Dynamic SQL so that a view missing on this version (error 208) is caught here too.
+        EXEC sys.sp_executesql @sql, N'@j nvarchar(max) OUTPUT', @j = @j OUTPUT;
+        SET @results += CASE WHEN @results = N'' THEN N'' ELSE N',' END
+            + N'"' + STRING_ESCAPE(@key, 'json') + N'":' + ISNULL(@j, N'[]');
+    END TRY
+    BEGIN CATCH
+        SET @errors += CASE WHEN @errors = N'' THEN N'' ELSE N',' END
+            + N'"' + STRING_ESCAPE(@key, 'json') + N'":'
+            + (SELECT ERROR_NUMBER() AS number, ERROR_STATE() AS state, ERROR_MESSAGE() AS message
+               FOR JSON PATH, WITHOUT_ARRAY_WRAPPER);
+    END CATCH;
+    END;
+    SET @ord += 1;
+END;
+
+DROP TABLE #agdiag_errorlog;
+
+SELECT N'{"format":"agdiag.snapshot/1"'
+    + N',"collected_at":"' + CONVERT(nvarchar(30), SYSUTCDATETIME(), 127) + N'Z"'
+    + N',"collector":"agdiag collect.sql"'
+    + N',"instances":[{"target":"' + STRING_ESCAPE(CAST(@@SERVERNAME AS nvarchar(128)), 'json') + N'"'
+    + N',"connected":true,"connect_error":null'
+    + N',"results":{' + @results + N'}'
+    + N',"query_errors":{' + @errors + N'}}]'
+    + N',"probes":[]}' AS agdiag_snapshot;

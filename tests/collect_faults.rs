@@ -1,0 +1,146 @@
+//! Each fault mode yields a partial snapshot with an explicit error, within its timeout plus a
+//! margin; a blackholed replica does not delay the others; a denied view loses only its own key.
+
+#[path = "support/tds_server/mod.rs"]
+mod tds_server;
+#[path = "support/collect_fixture.rs"]
+mod fixture;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agdiag::collect::{Job, Request, StaticResolver};
+use agdiag::snapshot::{keys, Instance, Snapshot};
+use fixture::*;
+use tds_server::{closed_port, Fault};
+
+fn collect(ag: &Ag, given: &[&str], tweak: impl FnOnce(&mut serde_json::Value)) -> (Snapshot, Duration) {
+    let mut request = ag.request(given);
+    request["probes"] = false.into();
+    tweak(&mut request);
+    let request = Request::from_json(&request.to_string()).unwrap();
+    let started = Instant::now();
+    let report = agdiag::collect::run_with(request, Arc::new(StaticResolver::new())).unwrap();
+    (report.snapshot, started.elapsed())
+}
+
+fn by_target<'s>(snap: &'s Snapshot, target: &str) -> &'s Instance {
+    snap.instances.iter().find(|i| i.target == target).unwrap_or_else(|| panic!("no instance {target}"))
+}
+
+fn assert_complete(inst: &Instance) {
+    assert!(inst.connected, "{:?}", inst.connect_error);
+    assert!(inst.query_errors.is_empty(), "{:?}", inst.query_errors);
+    assert_eq!(inst.results.len(), keys::ALL.len());
+}
+
+#[test]
+fn refused_connection_is_recorded_and_the_rest_continue() {
+    let ag = Ag::start(&healthy_scenario());
+    let port = ag.rt.block_on(closed_port());
+    let (snap, took) = collect(&ag, &["SQL1"], |r| r["overrides"]["SQL3"] = format!("127.0.0.1,{port}").into());
+    let sql3 = by_target(&snap, &format!("127.0.0.1,{port}"));
+    assert!(!sql3.connected);
+    let err = sql3.connect_error.as_ref().unwrap();
+    assert!(err.number.is_none() && err.message.contains("refused"), "{err:?}");
+    assert_complete(by_target(&snap, &ag.addr("SQL2")));
+    assert!(took < MARGIN, "{took:?}");
+}
+
+#[test]
+fn silent_server_times_out_at_login_and_does_not_delay_the_others() {
+    let mut scenario = healthy_scenario();
+    scenario.set_fault("SQL3", Fault::AcceptAndStaySilent);
+    let ag = Ag::start(&scenario);
+    let mut request = ag.request(&["SQL1", "SQL2", "SQL3"]);
+    request["probes"] = false.into();
+    request["timeouts"]["login_ms"] = 1500.into();
+    let started = Instant::now();
+    let job = Job::start_with(Request::from_json(&request.to_string()).unwrap(), Arc::new(StaticResolver::new()));
+    // SQL1 and SQL2 finish long before SQL3's login timeout.
+    while job.progress().instances_done() < 2 {
+        assert!(!job.wait(Some(Duration::from_millis(5))), "finished before the other two were done");
+    }
+    let others_done = started.elapsed();
+    assert!(others_done < Duration::from_millis(1000), "the blackholed replica delayed the others: {others_done:?}");
+    job.wait(None);
+    let took = started.elapsed();
+    let snap = job.report().unwrap().snapshot;
+    let sql3 = by_target(&snap, &ag.addr("SQL3"));
+    assert!(!sql3.connected);
+    assert!(sql3.connect_error.as_ref().unwrap().message.contains("timed out"), "{:?}", sql3.connect_error);
+    assert_complete(by_target(&snap, &ag.addr("SQL1")));
+    assert_complete(by_target(&snap, &ag.addr("SQL2")));
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
+    assert!(took < Duration::from_millis(1500) + MARGIN, "{took:?}");
+}
+
+#[test]
+fn login_failure_keeps_number_and_state() {
+    let mut scenario = healthy_scenario();
+    let message = "Login failed for user 'agdiag'.".to_string();
+    scenario.set_fault("SQL2", Fault::LoginFailure { number: 18456, state: 8, message: message.clone() });
+    let ag = Ag::start(&scenario);
+    let (snap, took) = collect(&ag, &["SQL1"], |_| {});
+    let sql2 = by_target(&snap, &ag.addr("SQL2"));
+    assert!(!sql2.connected);
+    let err = sql2.connect_error.as_ref().unwrap();
+    assert_eq!((err.number, err.state, err.message.as_str()), (Some(18456), Some(8), message.as_str()));
+    assert_complete(by_target(&snap, &ag.addr("SQL3")));
+    assert!(took < MARGIN, "{took:?}");
+}
+
+#[test]
+fn connection_closed_mid_result_keeps_the_complete_keys() {
+    let mut scenario = healthy_scenario();
+    scenario.set_fault("SQL2", Fault::CloseMidResult { after_rows: 12 });
+    let ag = Ag::start(&scenario);
+    let (snap, took) = collect(&ag, &["SQL1"], |_| {});
+    let sql2 = by_target(&snap, &ag.addr("SQL2"));
+    assert!(sql2.connected);
+    assert!(!sql2.results.is_empty(), "complete result sets before the cut are kept");
+    assert!(!sql2.query_errors.is_empty());
+    assert_eq!(sql2.results.len() + sql2.query_errors.len(), keys::ALL.len());
+    for (key, err) in &sql2.query_errors {
+        assert!(err.message.contains("connection lost"), "{key}: {err:?}");
+    }
+    // What was kept is exactly what the scenario serves.
+    let expected = Snapshot::from_json(HEALTHY).unwrap();
+    let want = expected.instances.iter().find(|i| i.is_named("SQL2")).unwrap();
+    for (key, rows) in &sql2.results {
+        let a: Vec<_> = rows.iter().map(normalized).collect();
+        let b: Vec<_> = want.results[key].iter().map(normalized).collect();
+        assert_eq!(a, b, "{key}");
+    }
+    assert_complete(by_target(&snap, &ag.addr("SQL3")));
+    assert!(took < MARGIN, "{took:?}");
+}
+
+#[test]
+fn a_denied_view_becomes_a_query_error_and_every_other_key_is_kept() {
+    let mut scenario = healthy_scenario();
+    let denied = "VIEW SERVER STATE permission was denied on object 'server', database 'master'.";
+    scenario.deny("SQL2", keys::DM_SERVER_SERVICES, 300, denied);
+    scenario.deny("SQL2", keys::DM_HADR_CLUSTER, 297, "The user does not have permission to perform this action.");
+    scenario.deny("SQL3", keys::ERRORLOG, 229, "The EXECUTE permission was denied on the object 'sp_readerrorlog'.");
+    let ag = Ag::start(&scenario);
+    let (snap, took) = collect(&ag, &["SQL1"], |_| {});
+    let expected = Snapshot::from_json(HEALTHY).unwrap();
+    for (name, failed) in [("SQL2", vec![(keys::DM_SERVER_SERVICES, 300), (keys::DM_HADR_CLUSTER, 297)]), ("SQL3", vec![(keys::ERRORLOG, 229)])] {
+        let got = by_target(&snap, &ag.addr(name));
+        assert!(got.connected);
+        let errors: Vec<(&str, Option<i64>)> = got.query_errors.iter().map(|(k, e)| (k.as_str(), e.number)).collect();
+        let mut want_errors: Vec<(&str, Option<i64>)> = failed.iter().map(|(k, n)| (*k, Some(*n))).collect();
+        want_errors.sort();
+        assert_eq!(errors, want_errors, "{name}");
+        let want = expected.instances.iter().find(|i| i.is_named(name)).unwrap();
+        for key in keys::ALL.iter().filter(|k| !failed.iter().any(|(f, _)| f == *k)) {
+            let a: Vec<_> = got.results[*key].iter().map(normalized).collect();
+            let b: Vec<_> = want.results[*key].iter().map(normalized).collect();
+            assert_eq!(a, b, "{name}: {key}");
+        }
+        assert!(!got.results.contains_key(failed[0].0));
+    }
+    assert!(snap.instances[2].query_errors[keys::ERRORLOG].message.contains("EXECUTE permission"));
+    assert!(took < MARGIN, "{took:?}");
+}

@@ -1,0 +1,115 @@
+//! The collector is read-only: every SQL text it can send is listed and matches an allowlist
+//! (SELECT, or `sys.sp_readerrorlog`), and a live collection sends nothing else. The DBA script
+//! `collect.sql` fills the same keys.
+
+#[path = "support/tds_server/mod.rs"]
+mod tds_server;
+#[path = "support/collect_fixture.rs"]
+mod fixture;
+
+use std::sync::Arc;
+
+use agdiag::collect::queries::{all_statements, Batch, MARKER};
+use agdiag::collect::{Request, StaticResolver};
+use agdiag::snapshot::keys;
+use fixture::*;
+
+/// Words that change state or run code; none may appear in a collector statement.
+const FORBIDDEN: &[&str] = &[
+    "insert", "update", "delete", "merge", "create", "alter", "drop", "truncate", "grant", "revoke", "deny", "exec",
+    "execute", "into", "shutdown", "kill", "dbcc", "backup", "restore", "openrowset", "opendatasource", "openquery",
+    "declare", "set", "begin", "waitfor", "reconfigure", "use",
+];
+
+fn allowed(sql: &str) -> Result<(), String> {
+    let text = sql.trim();
+    if text == "EXEC sys.sp_readerrorlog 0, 1;" {
+        return Ok(());
+    }
+    let lower = text.to_ascii_lowercase();
+    if !lower.starts_with("select ") && !lower.starts_with("select\n") {
+        return Err(format!("not a SELECT: {text}"));
+    }
+    if text.trim_end_matches(';').contains(';') {
+        return Err(format!("more than one statement: {text}"));
+    }
+    if text.contains("--") || text.contains("/*") {
+        return Err(format!("comment inside a statement: {text}"));
+    }
+    for word in lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '@')) {
+        if FORBIDDEN.contains(&word) || word.starts_with("xp_") || word.starts_with("sp_") {
+            return Err(format!("'{word}' in: {text}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_statement_is_on_the_allowlist() {
+    let statements = all_statements();
+    assert_eq!(statements.len(), keys::ALL.len(), "one statement per key");
+    for (key, sql) in &statements {
+        allowed(sql).unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    // The guard can fail.
+    assert!(allowed("SELECT * FROM sys.endpoints; DROP ENDPOINT x;").is_err());
+    assert!(allowed("EXEC sp_configure 'show advanced options', 1").is_err());
+    assert!(allowed("SELECT * INTO #t FROM sys.endpoints").is_err());
+}
+
+/// Splits a batch into its statements: everything but comment lines, at each marker.
+fn statements_in(batch: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in batch.lines() {
+        if line.starts_with(MARKER) {
+            out.push(String::new());
+        } else if line.trim_start().starts_with("--") || line.trim().is_empty() {
+            continue;
+        } else {
+            let current = out.last_mut().expect("text before the first marker that is not a comment");
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn a_live_collection_sends_only_listed_statements() {
+    let mut scenario = healthy_scenario();
+    // Errors make the collector re-ask key by key: those batches must be clean too.
+    scenario.deny("SQL2", keys::DM_SERVER_SERVICES, 300, "VIEW SERVER STATE permission was denied.");
+    scenario.deny("SQL2", keys::ENDPOINTS, 300, "VIEW SERVER STATE permission was denied.");
+    let ag = Ag::start(&scenario);
+    let request = Request::from_json(&ag.request(&["SQL1"]).to_string()).unwrap();
+    agdiag::collect::run_with(request, Arc::new(StaticResolver::new())).unwrap();
+    let known: Vec<String> = all_statements().iter().map(|(_, s)| format!("{s}\n")).collect();
+    let batches = ag.all_batches();
+    assert!(batches.len() > 3, "SQL2 was asked again key by key: {}", batches.len());
+    for batch in &batches {
+        let statements = statements_in(batch);
+        assert!(!statements.is_empty());
+        for s in statements {
+            assert!(known.contains(&s), "unlisted SQL sent: {s}");
+        }
+    }
+    assert_eq!(statements_in(&Batch::new(keys::ALL).text).len(), keys::ALL.len());
+}
+
+#[test]
+fn collect_sql_names_every_key_and_only_reads() {
+    let script = include_str!("../powershell/AgDiag/sql/collect.sql");
+    for key in keys::ALL {
+        assert!(script.contains(&format!("N'{key}'")), "collect.sql does not collect {key}");
+    }
+    assert!(script.contains("agdiag.snapshot/1"));
+    assert!(script.contains("FOR JSON PATH"));
+    // Outside the header comment, nothing writes to a user object.
+    let body = &script[script.find("*/").unwrap()..].to_ascii_lowercase();
+    for word in ["update ", "alter ", "grant ", "revoke ", "deny ", "drop endpoint", "drop login", "sp_configure", "xp_cmdshell"] {
+        assert!(!body.contains(word), "collect.sql contains '{word}'");
+    }
+    for line in body.lines().filter(|l| l.contains("insert into") || l.contains("delete from") || l.contains("drop table")) {
+        assert!(line.contains("@queries") || line.contains("#agdiag_errorlog"), "writes outside its own temp objects: {line}");
+    }
+}
