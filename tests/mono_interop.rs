@@ -8,10 +8,16 @@
 
 #[path = "support/tools.rs"]
 mod tools;
+#[path = "support/tds_server/mod.rs"]
+mod tds_server;
+#[path = "support/collect_fixture.rs"]
+mod fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use tds_server::Fault;
 
 const INTEROP: &str = "powershell/AgDiag/AgDiag.Native.cs";
 
@@ -19,13 +25,19 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The cdylib cargo built for this test run: target/<profile>/libagdiag.so, next to deps/.
+/// The cdylib cargo built for this test run. `cargo test` writes it to target/<profile>/deps/ and
+/// only `cargo build` copies it up to target/<profile>/, so take the newer of the two.
 fn cdylib() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
-    let lib = dir.join("libagdiag.so");
-    assert!(lib.exists(), "libagdiag.so not found in {}", dir.display());
-    lib
+    let deps = exe.parent().expect("target/<profile>/deps");
+    let candidates = [deps.join("libagdiag.so"), deps.parent().expect("target/<profile>").join("libagdiag.so")];
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    candidates
+        .iter()
+        .filter(|p| modified(p).is_some())
+        .max_by_key(|p| modified(p))
+        .cloned()
+        .unwrap_or_else(|| panic!("libagdiag.so not found in {} or its parent", deps.display()))
 }
 
 /// APIs and syntax that compile on Mono or modern .NET but not with Windows PowerShell 5.1's
@@ -203,16 +215,40 @@ fn mono_runs_the_interop_against_the_library() {
         return;
     }
     let exe = compile_driver();
+    let work = exe.parent().expect("temp dir").to_path_buf();
+
+    // The job API against the test TDS server: the healthy 3-replica AG (the driver names SQL1 and
+    // discovery finds the others), and a replica that accepts connections and never answers, so a
+    // job stays running until it is cancelled.
+    let ag = fixture::Ag::start(&fixture::healthy_scenario());
+    let mut request = ag.request(&["SQL1"]);
+    request["probes"] = false.into();
+    let mut silent_scenario = fixture::healthy_scenario();
+    silent_scenario.set_fault("SQL1", Fault::AcceptAndStaySilent);
+    let silent = fixture::Ag::start(&silent_scenario);
+    let mut hold = silent.request(&["SQL1"]);
+    hold["probes"] = false.into();
+    hold["timeouts"]["login_ms"] = 120_000.into();
+    hold["timeouts"]["command_ms"] = 120_000.into();
+    let request_file = work.join("request.json");
+    let hold_file = work.join("blackhole-request.json");
+    std::fs::write(&request_file, request.to_string()).expect("write request");
+    std::fs::write(&hold_file, hold.to_string()).expect("write request");
+
     let mut command = Command::new("mono");
     command
         .arg("--debug")
         .arg(&exe)
         .arg(cdylib())
         .arg(root().join("examples/snapshots"))
-        .arg(root().join("powershell/AgDiag"));
+        .arg(root().join("powershell/AgDiag"))
+        .arg(&request_file)
+        .arg(&hold_file)
+        .arg(fixture::SENTINEL);
     let (success, stdout, stderr) = run_with_deadline(command, Duration::from_secs(300));
     println!("{stdout}");
     assert!(success, "the Mono driver failed:\n{stdout}\n{stderr}");
     assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
-    let _ = std::fs::remove_dir_all(exe.parent().expect("temp dir"));
+    drop((ag, silent));
+    let _ = std::fs::remove_dir_all(&work);
 }

@@ -157,7 +157,7 @@ namespace AgDiag
             try
             {
                 handle.DangerousAddRef(ref added);
-                state = wait(handle.DangerousGetHandle(), (uint)timeoutMs);
+                state = wait(handle.DangerousGetHandle(), timeoutMs);
                 if (state < 0) throw Native.LastError("agdiag_job_wait");
             }
             finally
@@ -209,7 +209,7 @@ namespace AgDiag
         }
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-        internal delegate int WaitFn(IntPtr job, uint timeoutMs);
+        internal delegate int WaitFn(IntPtr job, long timeoutMs); // int32_t agdiag_job_wait(job, int64_t)
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void HandleVoidFn(IntPtr job);

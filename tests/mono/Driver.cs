@@ -2,7 +2,9 @@
 // run with `mono` by tests/mono_interop.rs against the freshly built library. Prints one line per
 // case and ends with "N passed, N failed" (exit code 1 when anything failed).
 //
-// Usage: Driver.exe <library> <snapshots-dir> <module-root> [<tds-server host,port> <blackhole host,port>]
+// Usage: Driver.exe <library> <snapshots-dir> <module-root> [<request.json> <blackhole-request.json> <password>]
+// The two requests (written by the Rust test) collect from its test TDS servers: a healthy
+// 3-replica AG, and a server that accepts connections and never answers.
 
 using System;
 using System.Collections.Generic;
@@ -22,23 +24,25 @@ public static class Driver
     private static string library;
     private static string snapshots;
     private static string moduleRoot;
-    private static string tdsServer;
-    private static string blackhole;
+    private static string request;
+    private static string blackholeRequest;
+    private static string password;
 
     public static int Main(string[] args)
     {
         if (args.Length < 3)
         {
-            Console.Error.WriteLine("usage: Driver.exe <library> <snapshots-dir> <module-root> [<server> <blackhole>]");
+            Console.Error.WriteLine("usage: Driver.exe <library> <snapshots-dir> <module-root> [<request.json> <blackhole-request.json> <password>]");
             return 2;
         }
         library = args[0];
         snapshots = args[1];
         moduleRoot = args[2];
-        if (args.Length >= 5)
+        if (args.Length >= 6)
         {
-            tdsServer = args[3];
-            blackhole = args[4];
+            request = File.ReadAllText(args[3], Encoding.UTF8);
+            blackholeRequest = File.ReadAllText(args[4], Encoding.UTF8);
+            password = args[5];
         }
 
         // Before the real library is configured: the load errors name the file looked for.
@@ -62,7 +66,7 @@ public static class Driver
         Case("reconfigure to another path after load is refused", Reconfigure);
         Case("8 threads at once", EightThreads);
         Case("10 000 calls with stable memory", StableMemory);
-        if (tdsServer != null)
+        if (request != null)
         {
             Case("job API: progress, wait, report from the test server", JobAgainstServer);
             Case("job API: cancel returns promptly", JobCancel);
@@ -412,33 +416,38 @@ public static class Driver
 
     // ---- live collection (job API) ----
 
-    private static string Request(string instance, int connectSeconds)
-    {
-        return "{\"instances\": [\"" + instance + "\"], \"authentication\": {\"type\": \"sql\", \"user\": \"agdiag\", \"password\": \"S3cret!pass\"},"
-            + " \"encrypt\": \"off\", \"timeouts\": {\"connect_ms\": " + (connectSeconds * 1000) + "}}";
-    }
+    private const string UnreachableRequest =
+        "{\"instances\": [\"127.0.0.1,1\"], \"authentication\": {\"method\": \"sql\", \"user\": \"agdiag\", \"password\": \"x\"},"
+        + " \"encrypt\": \"off\", \"probes\": false, \"timeouts\": {\"connect_ms\": 1000, \"login_ms\": 1000}}";
 
     private static void JobWithoutServer()
     {
         if (!Native.HasExport("agdiag_job_start"))
         {
-            AgDiagException e = Throws<AgDiagException>(delegate { Native.StartJob(Request("127.0.0.1,1", 1)); });
+            AgDiagException e = Throws<AgDiagException>(delegate { Native.StartJob(UnreachableRequest); });
             Contains(e.Message, "does not export agdiag_job_start");
             Contains(e.Message, Path.GetFullPath(library));
             return;
         }
         // The library has the job API but no test server was given: an unreachable instance still
         // finishes with a report (connected: false), or fails with a message.
-        using (Job job = Native.StartJob(Request("127.0.0.1,1", 2)))
+        using (Job job = Native.StartJob(UnreachableRequest))
         {
             Stopwatch watch = Stopwatch.StartNew();
             while (!job.Wait(100)) Assert(watch.ElapsedMilliseconds < 20000, "job finishes");
         }
     }
 
+    private static int Count(string text, string part)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal)) count++;
+        return count;
+    }
+
     private static void JobAgainstServer()
     {
-        using (Job job = Native.StartJob(Request(tdsServer, 5)))
+        using (Job job = Native.StartJob(request))
         {
             Stopwatch watch = Stopwatch.StartNew();
             List<string> progress = new List<string>();
@@ -446,43 +455,66 @@ public static class Driver
             while (!done)
             {
                 progress.Add(job.ProgressJson());
-                done = job.Wait(50);
+                done = job.Wait(20);
                 Assert(watch.ElapsedMilliseconds < 30000, "job finished within 30 s");
             }
-            progress.Add(job.ProgressJson());
-            Assert(progress.Count >= 2, "progress was readable while running and after");
-            Contains(progress[progress.Count - 1], "total");
+            string last = job.ProgressJson();
+            Console.WriteLine("     {0} progress reads; last: {1}", progress.Count + 1, last.Replace("\n", " "));
+            Contains(progress[0], "\"instances_done\"");
+            Contains(last, "\"finished\":true");
+            Contains(last, "\"cancelled\":false");
+            // Discovery from SQL1 finds SQL2 and SQL3: three instances, all done.
+            Contains(last, "\"instances_total\":3");
+            Contains(last, "\"instances_done\":3");
             using (Report report = job.TakeReport())
             {
                 string snapshot = report.SnapshotJson();
-                Contains(snapshot, "\"connected\": true");
-                Assert(snapshot.IndexOf("S3cret!pass", StringComparison.Ordinal) < 0, "password not in the snapshot");
-                Contains(report.FindingsJson(), "\"format\": \"agdiag.findings/1\"");
+                Assert(Count(snapshot, "\"connected\": true") == 3, "three instances connected");
+                Assert(snapshot.IndexOf(password, StringComparison.Ordinal) < 0, "password not in the snapshot");
+                string findings = report.FindingsJson();
+                Contains(findings, "\"format\": \"agdiag.findings/1\"");
+                Contains(findings, "\"errors\": 0");
+                Assert(findings.IndexOf(password, StringComparison.Ordinal) < 0, "password not in the findings");
+            }
+            // Each call returns a new report handle.
+            using (Report again = job.TakeReport())
+            {
+                Contains(again.FindingsJson(), "agdiag.findings/1");
             }
         }
     }
 
     private static void JobCancel()
     {
-        Job job = Native.StartJob(Request(blackhole, 60));
+        Job job = Native.StartJob(blackholeRequest);
+        Assert(!job.Wait(300), "a silent server keeps the job running");
+        Contains(job.ProgressJson(), "\"finished\":false");
+        AgDiagException early = Throws<AgDiagException>(delegate { job.TakeReport(); });
+        Assert(early.Function == "agdiag_job_report", "no report while running");
         Stopwatch watch = Stopwatch.StartNew();
-        Assert(!job.Wait(200), "a blackholed instance keeps the job running");
         job.Cancel();
         job.Cancel();
         bool done = false;
-        while (!done && watch.ElapsedMilliseconds < 10000) done = job.Wait(100);
+        while (!done && watch.ElapsedMilliseconds < 5000) done = job.Wait(50);
+        Console.WriteLine("     cancel took {0} ms", watch.ElapsedMilliseconds);
         Assert(done, "cancelled job ends");
-        Assert(watch.ElapsedMilliseconds < 10000, "cancel was prompt: " + watch.ElapsedMilliseconds + " ms");
+        Assert(watch.ElapsedMilliseconds < 3000, "cancel was prompt: " + watch.ElapsedMilliseconds + " ms");
+        Contains(job.ProgressJson(), "\"cancelled\":true");
+        AgDiagException cancelled = Throws<AgDiagException>(delegate { job.TakeReport(); });
+        Contains(cancelled.Message.ToLowerInvariant(), "cancel");
+        job.Dispose();
         job.Dispose();
         Throws<ObjectDisposedException>(delegate { job.ProgressJson(); });
-        // Freeing a running job is safe.
-        Job running = Native.StartJob(Request(blackhole, 60));
+        job.Cancel();
+        // Freeing a running job is safe: the work is cancelled in the background.
+        Job running = Native.StartJob(blackholeRequest);
+        Assert(!running.Wait(50), "running");
         running.Dispose();
     }
 
     private static void RunBlocking()
     {
-        using (Report report = Native.Run(Request(tdsServer, 5)))
+        using (Report report = Native.Run(request))
         {
             Contains(report.SnapshotJson(), "\"connected\": true");
         }

@@ -69,7 +69,7 @@ function Get-AgReport {
     $job = $null
     try {
         $request = New-AgRequest -SqlInstance $SqlInstance -SqlCredential $SqlCredential -TrustServerCertificate:$TrustServerCertificate `
-            -EncryptConnection $EncryptConnection -ConnectTimeout $ConnectTimeout
+            -EncryptConnection $EncryptConnection -ConnectTimeout $ConnectTimeout -Check $Check
         $job = [AgDiag.Native]::StartJob($request)
         $request = $null
         # Short waits: the pipeline stays responsive to Ctrl+C, which runs the finally below.
@@ -101,13 +101,6 @@ function Get-AgReport {
             Write-AgFailure -Cmdlet $Cmdlet -Message ("Could not collect from {0}: {1}" -f $instance.target, $instance.connect_error) `
                 -ErrorId 'AgDiag.InstanceNotConnected' -Category ConnectionError -Target $instance.target -EnableException:$EnableException
         }
-    }
-    if ($optionsJson) {
-        # The collected snapshot analyzed again with only the requested checks.
-        $filtered = [AgDiag.Native]::Analyze($report.SnapshotJson(), $optionsJson)
-        $filtered.Source = $report.Source
-        $report.Dispose()
-        $report = $filtered
     }
     $report
 }

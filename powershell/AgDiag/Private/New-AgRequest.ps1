@@ -15,16 +15,19 @@ function New-AgRequest {
 
         [string]$EncryptConnection = 'Mandatory',
 
-        [int]$ConnectTimeout = 15
+        [int]$ConnectTimeout = 15,
+
+        # Check ids or patterns; all checks when empty.
+        [string[]]$Check
     )
 
     if ($SqlCredential) {
         # The password exists in clear text only inside this JSON, which goes straight to the library.
         $network = $SqlCredential.GetNetworkCredential()
-        $authentication = @{ type = 'sql'; user = $SqlCredential.UserName; password = $network.Password }
+        $authentication = @{ method = 'sql'; user = $SqlCredential.UserName; password = $network.Password }
     }
     else {
-        $authentication = @{ type = 'integrated' }
+        $authentication = @{ method = 'integrated' }
     }
     $request = @{
         instances                = @($SqlInstance)
@@ -33,6 +36,9 @@ function New-AgRequest {
         trust_server_certificate = [bool]$TrustServerCertificate
         timeouts                 = @{ connect_ms = $ConnectTimeout * 1000; login_ms = $ConnectTimeout * 1000 }
         discover_replicas        = $true
+    }
+    if ($Check) {
+        $request.checks = @($Check)
     }
     ConvertTo-Json -InputObject $request -Depth 5 -Compress
 }
