@@ -220,7 +220,10 @@ fn mono_runs_the_interop_against_the_library() {
     // The job API against the test TDS server: the healthy 3-replica AG (the driver names SQL1 and
     // discovery finds the others), and a replica that accepts connections and never answers, so a
     // job stays running until it is cancelled.
-    let ag = fixture::Ag::start(&fixture::healthy_scenario());
+    // A per-packet delay on the discovered replicas keeps the job running long enough to watch it advance.
+    let mut slow_scenario = fixture::healthy_scenario();
+    slow_scenario.set_packet_delay("SQL2", Duration::from_millis(40)).set_packet_delay("SQL3", Duration::from_millis(40));
+    let ag = fixture::Ag::start(&slow_scenario);
     let mut request = ag.request(&["SQL1"]);
     request["probes"] = false.into();
     let mut silent_scenario = fixture::healthy_scenario();

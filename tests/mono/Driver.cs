@@ -461,6 +461,9 @@ public static class Driver
             string last = job.ProgressJson();
             Console.WriteLine("     {0} progress reads; last: {1}", progress.Count + 1, last.Replace("\n", " "));
             Contains(progress[0], "\"instances_done\"");
+            Assert(progress.Exists(delegate(string p) { return p.Contains("\"finished\":false"); }), "progress was read while running");
+            Assert(progress.Exists(delegate(string p) { return p.Contains("\"instances_done\":1,") || p.Contains("\"instances_done\":2,"); }),
+                "progress advanced through intermediate counts: " + string.Join(" | ", progress.ToArray()));
             Contains(last, "\"finished\":true");
             Contains(last, "\"cancelled\":false");
             // Discovery from SQL1 finds SQL2 and SQL3: three instances, all done.
