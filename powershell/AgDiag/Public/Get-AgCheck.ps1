@@ -132,7 +132,7 @@ function Get-AgCheck {
                 $catalog = [AgDiag.Native]::ChecksJson() | ConvertFrom-Json
             }
             catch {
-                Write-AgFailure -Cmdlet $PSCmdlet -Message $_.Exception.GetBaseException().Message -ErrorId 'AgDiag.CatalogFailed' `
+                Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.CatalogFailed' `
                     -Category NotSpecified -ErrorRecord $_ -EnableException:$EnableException
                 return
             }

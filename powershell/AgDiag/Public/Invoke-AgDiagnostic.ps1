@@ -110,7 +110,7 @@ function Invoke-AgDiagnostic {
         [int]$ConnectTimeout = 15,
 
         [SupportsWildcards()]
-        [string[]]$Check
+        [string[]]$Check,
 
         [switch]$EnableException
     )

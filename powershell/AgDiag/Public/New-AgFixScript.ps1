@@ -162,7 +162,7 @@ function New-AgFixScript {
                     $scripts.Add($group.Report.FixScript($options))
                 }
                 catch {
-                    Write-AgFailure -Cmdlet $PSCmdlet -Message $_.Exception.GetBaseException().Message -ErrorId 'AgDiag.FixScriptFailed' `
+                    Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.FixScriptFailed' `
                         -Category InvalidOperation -Target $group.Report -ErrorRecord $_ -EnableException:$EnableException
                 }
             }
@@ -186,7 +186,7 @@ function New-AgFixScript {
                     $scripts.Add($report.FixScript($null))
                 }
                 catch {
-                    Write-AgFailure -Cmdlet $PSCmdlet -Message $_.Exception.GetBaseException().Message -ErrorId 'AgDiag.FixScriptFailed' `
+                    Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.FixScriptFailed' `
                         -Category InvalidOperation -Target $report -ErrorRecord $_ -EnableException:$EnableException
                 }
                 finally {

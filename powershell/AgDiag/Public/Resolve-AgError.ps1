@@ -61,7 +61,7 @@ function Resolve-AgError {
                 $explanation = [AgDiag.Native]::ExplainErrorJson($errorNumber) | ConvertFrom-Json
             }
             catch {
-                Write-AgFailure -Cmdlet $PSCmdlet -Message $_.Exception.GetBaseException().Message -ErrorId 'AgDiag.UnknownError' `
+                Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.UnknownError' `
                     -Category ObjectNotFound -Target $errorNumber -ErrorRecord $_ -EnableException:$EnableException
                 continue
             }

@@ -137,7 +137,7 @@ function Test-AgConnectionString {
                     $json = $report.CheckConnectionString($text)
                 }
                 catch {
-                    Write-AgFailure -Cmdlet $PSCmdlet -Message $_.Exception.GetBaseException().Message -ErrorId 'AgDiag.ConnectionStringFailed' `
+                    Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.ConnectionStringFailed' `
                         -Category InvalidArgument -Target $text -ErrorRecord $_ -EnableException:$EnableException
                     continue
                 }
