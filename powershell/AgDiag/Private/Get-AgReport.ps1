@@ -95,8 +95,15 @@ function Get-AgReport {
     }
 
     # One ErrorRecord per instance that could not be collected; the rest of the snapshot stands.
-    $snapshot = $report.SnapshotJson() | ConvertFrom-Json
-    foreach ($instance in $snapshot.instances) {
+    $instances = @()
+    try {
+        $instances = @(($report.SnapshotJson() | ConvertFrom-Json).instances)
+    }
+    catch {
+        # ConvertFrom-Json refuses keys that differ only in case; the report itself is still good.
+        Write-Verbose -Message ('Could not read the collected snapshot back for per-instance errors: {0}' -f $_.Exception.Message)
+    }
+    foreach ($instance in $instances) {
         if (-not $instance.connected) {
             Write-AgFailure -Cmdlet $Cmdlet -Message ("Could not collect from {0}: {1}" -f $instance.target, $instance.connect_error) `
                 -ErrorId 'AgDiag.InstanceNotConnected' -Category ConnectionError -Target $instance.target -EnableException:$EnableException

@@ -88,7 +88,7 @@ function New-AgFixScript {
     param(
         [Parameter(Mandatory = $true, ParameterSetName = 'Finding', ValueFromPipeline = $true)]
         [PSTypeName('AgDiag.Finding')]
-        [object[]]$InputObject,
+        [psobject[]]$InputObject,
 
         [Parameter(Position = 0)]
         [ValidateNotNullOrEmpty()]
