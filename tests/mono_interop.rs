@@ -13,7 +13,7 @@ mod tds_server;
 #[path = "support/collect_fixture.rs"]
 mod fixture;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -211,7 +211,7 @@ fn compile_driver() -> PathBuf {
 
 #[test]
 fn mono_runs_the_interop_against_the_library() {
-    if !tools::require_tool("mcs", "compiles the PowerShell interop as C# 5") || !tools::require_tool("mono", "runs the interop test driver") {
+    if !tools::require_tool("mono", "runs the PowerShell interop test driver") || !tools::require_tool("mcs", "compiles the PowerShell interop as C# 5") {
         return;
     }
     let exe = compile_driver();

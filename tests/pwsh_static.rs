@@ -273,7 +273,6 @@ struct Function {
 /// the function or the first one inside it) and their param() parameter names.
 fn functions(script: &Script) -> Vec<Function> {
     let mut out = Vec::new();
-    let root = script.tree.root_node();
     for node in script.nodes().into_iter().filter(|n| n.kind() == "function_statement") {
         // Only functions at the top of the file, not nested ones.
         let mut parent = node.parent();
@@ -302,7 +301,7 @@ fn functions(script: &Script) -> Vec<Function> {
                     if n.kind() == "script_parameter" {
                         let mut pc = n.walk();
                         let children: Vec<Node<'_>> = n.children(&mut pc).collect();
-                        if let Some(v) = children.iter().filter(|c| c.kind() == "variable").last() {
+                        if let Some(v) = children.iter().rfind(|c| c.kind() == "variable") {
                             parameters.push(script.text_of(*v).trim_start_matches('$').to_string());
                         }
                         // Grammar gap (tree-sitter-pwsh 0.38.1): in `[int]$A = 15, [switch]$B` the
@@ -335,7 +334,6 @@ fn functions(script: &Script) -> Vec<Function> {
             }
         }
         parameters.sort();
-        let _ = root;
         out.push(Function { name, help, parameters, at: script.at(node) });
     }
     out
@@ -517,10 +515,8 @@ fn emitted_type_names() -> BTreeMap<String, String> {
             }
         }
         for (number, line) in script.text.lines().enumerate() {
-            if let Some(rest) = line.split("PSTypeNames.Insert(").nth(1) {
-                if let Some(name) = rest.split('\'').nth(1) {
-                    names.insert(name.to_string(), format!("{}:{}", script.name(), number + 1));
-                }
+            if let Some(name) = line.split("PSTypeNames.Insert(").nth(1).and_then(|rest| rest.split('\'').nth(1)) {
+                names.insert(name.to_string(), format!("{}:{}", script.name(), number + 1));
             }
         }
     }
