@@ -592,3 +592,102 @@ fn build_sh_is_valid_bash_and_copies_into_the_rid_folder() {
         assert!(text.contains(expected), "build.sh should contain {expected}");
     }
 }
+
+// ---- calls between the module's own functions ----
+
+const COMMON_PARAMETERS: &[&str] = &[
+    "Verbose", "Debug", "ErrorAction", "WarningAction", "InformationAction", "ErrorVariable", "WarningVariable",
+    "InformationVariable", "OutVariable", "OutBuffer", "PipelineVariable", "WhatIf", "Confirm",
+];
+
+/// The hashtable keys assigned to `$name` in a script (for `Command @name` splats).
+fn splat_keys(script: &Script, name: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for node in script.nodes().into_iter().filter(|n| n.kind() == "assignment_expression") {
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+        let target = children.iter().find(|c| c.kind() == "left_assignment_expression").map(|c| script.text_of(*c).trim().to_string());
+        if !target.is_some_and(|t| t.eq_ignore_ascii_case(&format!("${name}"))) {
+            continue;
+        }
+        let mut stack: Vec<Node<'_>> = children.iter().filter(|c| c.kind() != "left_assignment_expression").copied().collect();
+        while let Some(n) = stack.pop() {
+            if n.kind() == "hash_literal_body" {
+                let mut hc = n.walk();
+                for entry in n.children(&mut hc).filter(|c| c.kind() == "hash_entry") {
+                    let mut ec = entry.walk();
+                    if let Some(key) = entry.children(&mut ec).find(|c| c.kind() == "key_expression") {
+                        keys.push(script.text_of(key).to_string());
+                    }
+                }
+                continue;
+            }
+            let mut nc = n.walk();
+            stack.extend(n.children(&mut nc));
+        }
+    }
+    keys
+}
+
+/// Calls to the module's own functions with a parameter name (or splat key) the function does
+/// not declare: PowerShell only finds these when the line runs.
+fn bad_calls(script: &Script, declared: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for command in script.nodes().into_iter().filter(|n| n.kind() == "command") {
+        let Some(name) = command.child_by_field_name("command_name").map(|n| script.text_of(n).to_string()) else { continue };
+        let Some(parameters) = declared.iter().find(|(f, _)| f.eq_ignore_ascii_case(&name)).map(|(_, p)| p) else { continue };
+        let accepts = |used: &str| {
+            let used = used.to_ascii_lowercase();
+            let all = parameters.iter().map(String::as_str).chain(COMMON_PARAMETERS.iter().copied());
+            let matching: Vec<&str> = all.filter(|p| p.to_ascii_lowercase().starts_with(&used)).collect();
+            matching.iter().any(|p| p.eq_ignore_ascii_case(&used)) || matching.len() == 1
+        };
+        let Some(elements) = command.child_by_field_name("command_elements") else { continue };
+        let mut cursor = elements.walk();
+        for element in elements.children(&mut cursor) {
+            let text = script.text_of(element);
+            if element.kind() == "command_parameter" {
+                let used = text.trim_start_matches('-').trim_end_matches(':');
+                if !accepts(used) {
+                    problems.push(format!("{}: {name} has no parameter -{used}", script.at(element)));
+                }
+            } else if let Some(splat) = text.strip_prefix('@').filter(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')) {
+                for key in splat_keys(script, splat) {
+                    if !accepts(&key) {
+                        problems.push(format!("{}: @{splat} passes {key}, which {name} does not declare", script.at(element)));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn calls_between_module_functions_use_declared_parameters() {
+    let mut declared = BTreeMap::new();
+    let mut scripts = Vec::new();
+    for dir in ["Public", "Private"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(MODULE).join(dir)).expect(dir).flatten().map(|e| e.path()).collect();
+        files.sort();
+        for path in files {
+            let script = Script::load(&path);
+            for function in functions(&script) {
+                declared.insert(function.name, function.parameters);
+            }
+            scripts.push(script);
+        }
+    }
+    assert!(declared["Get-AgReport"].contains(&"SnapshotPath".to_string()), "{:?}", declared["Get-AgReport"]);
+    let problems: Vec<String> = scripts.iter().flat_map(|s| bad_calls(s, &declared)).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The check itself: a misspelled parameter and a misspelled splat key are both reported.
+    let sample = Script::parse(
+        PathBuf::from("sample.ps1"),
+        "$source = @{ Cmdlet = $PSCmdlet; SnapshotPaths = @('a') }\nGet-AgReport @source\nWrite-AgFailure -Cmdlet $PSCmdlet -Mesage 'x' -ErrorId 'y'\n".to_string(),
+    );
+    let found = bad_calls(&sample, &declared);
+    assert!(found.iter().any(|p| p.contains("SnapshotPaths")), "{found:?}");
+    assert!(found.iter().any(|p| p.contains("-Mesage")), "{found:?}");
+}
