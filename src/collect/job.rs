@@ -72,7 +72,7 @@ impl Progress {
 
 enum State {
     Running,
-    Finished(Result<Report>),
+    Finished(Box<Result<Report>>),
 }
 
 struct Shared {
@@ -121,7 +121,7 @@ impl Job {
                 Err(_) => "failed",
             });
             if let Ok(mut state) = task.state.lock() {
-                *state = State::Finished(outcome);
+                *state = State::Finished(Box::new(outcome));
             }
             task.finished.notify_all();
         });
@@ -173,7 +173,7 @@ impl Job {
         let state = self.shared.state.lock().map_err(|_| Error::new(ErrorKind::Collection, "collection state is poisoned"))?;
         match &*state {
             State::Running => Err(Error::new(ErrorKind::Collection, "the collection is still running")),
-            State::Finished(outcome) => outcome.clone(),
+            State::Finished(outcome) => (**outcome).clone(),
         }
     }
 }
