@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/tools.rs"]
+mod tools;
+use tools::require_tool;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -15,16 +19,6 @@ fn cdylib_dir() -> PathBuf {
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_path_buf();
     assert!(dir.join("libagdiag.so").exists(), "libagdiag.so not found in {}", dir.display());
     dir
-}
-
-/// Whether an optional tool is there; missing is a skip locally and a failure in CI.
-fn require_tool(tool: &str, why: &str) -> bool {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{tool} is required in CI ({why}); .ci/run installs it");
-        eprintln!("SKIPPED: {tool} not installed ({why}); install it to run this test");
-    }
-    found
 }
 
 fn compile() -> PathBuf {

@@ -281,3 +281,199 @@ async fn every_sql_type_round_trips_through_tiberius() {
     assert_eq!(rows_json(&sets[1]), many.iter().map(|row| json!({ "n": row[0], "s": row[1] })).collect::<Vec<_>>(), "a reply of many packets arrives whole");
     server.shutdown().await;
 }
+
+const GENEROUS: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_closed_port_refuses_the_connection() {
+    let port = tds_server::closed_port().await;
+    let started = Instant::now();
+    let error = TcpStream::connect(("127.0.0.1", port)).await.expect_err("nothing listens there");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(started.elapsed() < GENEROUS);
+}
+
+#[tokio::test]
+async fn a_silent_server_runs_into_the_handshake_timeout() {
+    let server = TestServer::start(ServerConfig { fault: Fault::AcceptAndStaySilent, ..ServerConfig::default() }).await.expect("start");
+    let mut config = client_config(server.addr());
+    config.handshake_timeout(Some(Duration::from_millis(500)));
+    let started = Instant::now();
+    let tcp = TcpStream::connect(server.addr()).await.expect("the TCP connection is accepted");
+    let result = tokio::time::timeout(GENEROUS, Client::connect(config, tcp.compat_write())).await.expect("tiberius gives up by itself");
+    let Err(error) = result else { panic!("no login without an answer") };
+    assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
+    assert!(started.elapsed() < GENEROUS, "{error:?}");
+    assert!(server.logins().is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn closing_mid_result_ends_the_stream_with_an_io_error_after_the_rows_sent() {
+    let scenario = Scenario::from_snapshot(&healthy_snapshot());
+    let mut config = scenario.config_for("SQL1");
+    config.fault = Fault::CloseMidResult { after_rows: 3 };
+    let server = TestServer::start(config).await.expect("start");
+    let mut client = connect(server.addr()).await.expect("login still works");
+    let started = Instant::now();
+    let (sets, errors) = tokio::time::timeout(GENEROUS, run_batch(&mut client, &collector_batch(&KEYS))).await.expect("no hang");
+    assert_eq!(sets.iter().map(|set| set.rows.len()).sum::<usize>(), 3, "{sets:?}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(!matches!(errors[0], tiberius::error::Error::Server(_)), "a transport error, not a server error: {:?}", errors[0]);
+    assert!(started.elapsed() < GENEROUS);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_server_delays_every_packet() {
+    let delay = Duration::from_millis(100);
+    let server = TestServer::start(ServerConfig { packet_delay: delay, ..ServerConfig::default() }).await.expect("start");
+    let started = Instant::now();
+    let mut client = connect(server.addr()).await.expect("connect");
+    let (sets, errors) = run_batch(&mut client, "SELECT 5").await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(rows_json(&sets[0]), vec![json!({ "": 5 })]);
+    // prelogin, login and result: three packets, each delayed.
+    assert!(started.elapsed() >= delay * 3, "{:?}", started.elapsed());
+    assert!(started.elapsed() < GENEROUS);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_login_failure_carries_18456_and_its_state() {
+    let message = "Login failed for user 'agdiag'. Reason: Failed to open the explicitly specified database 'master'.";
+    let fault = Fault::LoginFailure { number: 18456, state: 38, message: message.to_string() };
+    let server = TestServer::start(ServerConfig { fault, ..ServerConfig::default() }).await.expect("start");
+    let Err(error) = tokio::time::timeout(GENEROUS, connect(server.addr())).await.expect("no hang") else { panic!("login fails") };
+    assert_eq!(server_error(&error), (18456, 38, 14, message.to_string()));
+    assert_eq!(server.logins().len(), 1, "the attempt is recorded");
+    server.shutdown().await;
+
+    let credentials = Some(("agdiag".to_string(), "another password".to_string()));
+    let server = TestServer::start(ServerConfig { credentials, ..ServerConfig::default() }).await.expect("start");
+    let Err(error) = connect(server.addr()).await else { panic!("a wrong password fails") };
+    let (number, state, _, text) = server_error(&error);
+    assert_eq!((number, state), (18456, 8), "{text}");
+    server.shutdown().await;
+
+    let credentials = Some(("agdiag".to_string(), "s3cret-Sentinel".to_string()));
+    let server = TestServer::start(ServerConfig { credentials, ..ServerConfig::default() }).await.expect("start");
+    connect(server.addr()).await.expect("the right password logs in");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn attention_cancels_a_long_reply_and_the_connection_stays_usable() {
+    let rows: Vec<Vec<Value>> = (0..20_000).map(|n| vec![json!(n), json!("a row of a reply that takes long to send")]).collect();
+    let config = ServerConfig {
+        packet_delay: Duration::from_millis(50), // about 250 packets: over 10 s to send in full
+        ..ServerConfig::with_handler(move |part| {
+            if part.contains("long") {
+                vec![StatementResult::ResultSet { columns: vec![("n".into(), SqlType::Int), ("s".into(), SqlType::NVarChar)], rows: rows.clone() }]
+            } else {
+                tds_server::default_answer(part, "AGDIAG-TEST")
+            }
+        })
+    };
+    let server = TestServer::start(config).await.expect("start");
+    let mut client = connect(server.addr()).await.expect("connect");
+    let started = Instant::now();
+    {
+        let mut stream = client.simple_query("SELECT long").await.expect("send");
+        let first = stream.try_next().await.expect("read").expect("an item");
+        assert!(matches!(first, QueryItem::Metadata(_) | QueryItem::Row(_)));
+    }
+    tokio::time::timeout(GENEROUS, client.cancel_query()).await.expect("the cancel is acknowledged").expect("cancel");
+    assert!(started.elapsed() < GENEROUS, "{:?}", started.elapsed());
+    let (sets, errors) = run_batch(&mut client, "SELECT 9").await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(rows_json(&sets[0]), vec![json!({ "": 9 })]);
+
+    // A client that drops the connection mid-reply: the server lets go of it.
+    let mut stream = client.simple_query("SELECT long").await.expect("send");
+    stream.try_next().await.expect("read");
+    drop(stream);
+    drop(client);
+    tokio::time::timeout(GENEROUS, server.shutdown()).await.expect("shutdown does not hang");
+}
+
+/// Runs a blocking command with a time limit (coreutils `timeout`), feeding `stdin`.
+fn run_tool(program: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("timeout")
+        .arg("30")
+        .arg(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    let text = format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freetds_tsql_reads_a_result_set() {
+    if !tools::require_tool("tsql", "FreeTDS, an independent TDS client (Debian freetds-bin)") {
+        return;
+    }
+    let server = TestServer::start(ServerConfig::default()).await.expect("start");
+    let port = server.addr().port().to_string();
+    let (ok, output) = tokio::task::spawn_blocking(move || {
+        run_tool("tsql", &["-H", "127.0.0.1", "-p", &port, "-U", "agdiag", "-P", "s3cret-Sentinel"], &[("TDSVER", "7.3")], "SELECT 4242\ngo\nselect @@version\ngo\nquit\n")
+    })
+    .await
+    .expect("join");
+    assert!(ok, "{output}");
+    assert!(output.contains("4242"), "{output}");
+    assert!(output.contains("agdiag test server"), "{output}");
+    assert_eq!(server.batches().len(), 2, "{:?}\n{output}", server.batches());
+    assert_eq!(server.logins()[0].user, "agdiag");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pytds_reads_a_scenario_result_set() {
+    let found = std::process::Command::new("/usr/bin/python3").args(["-c", "import pytds"]).output().is_ok_and(|o| o.status.success());
+    if !tools::require(found, "pytds", "python-tds, an independent TDS client (Debian python3-tds, /usr/bin/python3)") {
+        return;
+    }
+    let scenario = Scenario::from_snapshot(&healthy_snapshot());
+    let server = TestServer::start(scenario.config_for("SQL2")).await.expect("start");
+    let port = server.addr().port().to_string();
+    let script = r#"
+import sys, pytds
+conn = pytds.connect(server="127.0.0.1", port=int(sys.argv[1]), user="agdiag", password="s3cret-Sentinel",
+                     database="master", autocommit=True, login_timeout=20, timeout=20)
+cur = conn.cursor()
+cur.execute("-- agdiag: server_properties\nSELECT 1 AS x\n-- agdiag: availability_replicas\nSELECT 2 AS y")
+print("columns:", [column[0] for column in cur.description])
+print("row:", cur.fetchall())
+cur.nextset()
+print("replicas:", [row[0] for row in cur.fetchall()])
+cur.execute("SELECT 4242")
+print("answer:", cur.fetchall())
+conn.close()
+"#;
+    let (ok, output) = tokio::task::spawn_blocking(move || run_tool("/usr/bin/python3", &["-c", script, &port], &[], "")).await.expect("join");
+    assert!(ok, "{output}");
+    assert!(output.contains("'ServerName'") && output.contains("'SQL2'"), "{output}");
+    assert!(output.contains("answer: [[4242]]") || output.contains("answer: [(4242,)]"), "{output}");
+    server.shutdown().await;
+}
+
+#[test]
+fn batches_split_at_marker_lines() {
+    let batch = "SET NOCOUNT ON;\n-- agdiag: server_properties\nSELECT 1;\n  --  agdiag: errorlog  \nEXEC sys.sp_readerrorlog 0, 1;\n";
+    let parts = tds_server::split_batch(batch);
+    assert_eq!(parts, vec!["SET NOCOUNT ON;\n", "-- agdiag: server_properties\nSELECT 1;\n", "  --  agdiag: errorlog  \nEXEC sys.sp_readerrorlog 0, 1;\n"]);
+    let keys: Vec<_> = parts.iter().map(|part| tds_server::part_key(part)).collect();
+    assert_eq!(keys, vec![None, Some("server_properties"), Some("errorlog")]);
+    assert_eq!(tds_server::split_batch("\n-- agdiag: a\nx"), vec!["-- agdiag: a\nx"], "a blank preamble is no part");
+    assert_eq!(tds_server::split_batch("SELECT 1"), vec!["SELECT 1"]);
+    assert_eq!(tds_server::default_answer("SET NOCOUNT ON;", "X"), vec![StatementResult::Done]);
+}

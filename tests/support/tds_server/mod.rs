@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[allow(unused_imports)]
-pub use scenario::Scenario;
+pub use scenario::{Scenario, default_answer, infer_columns};
 #[allow(unused_imports)]
 pub use server::TestServer;
 
