@@ -1,0 +1,44 @@
+function New-AgRequest {
+    <#
+    .SYNOPSIS
+    The live-collection request JSON for agdiag_job_start / agdiag_run from the cmdlet parameters.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory = $true)]
+        [string[]]$SqlInstance,
+
+        [System.Management.Automation.PSCredential]$SqlCredential,
+
+        [switch]$TrustServerCertificate,
+
+        [string]$EncryptConnection = 'Mandatory',
+
+        [int]$ConnectTimeout = 15,
+
+        # Check ids or patterns; all checks when empty.
+        [string[]]$Check
+    )
+
+    if ($SqlCredential) {
+        # The password exists in clear text only inside this JSON, which goes straight to the library.
+        $network = $SqlCredential.GetNetworkCredential()
+        $authentication = @{ method = 'sql'; user = $SqlCredential.UserName; password = $network.Password }
+    }
+    else {
+        $authentication = @{ method = 'integrated' }
+    }
+    $request = @{
+        instances                = @($SqlInstance)
+        authentication           = $authentication
+        encrypt                  = $EncryptConnection.ToLowerInvariant()
+        trust_server_certificate = [bool]$TrustServerCertificate
+        timeouts                 = @{ connect_ms = $ConnectTimeout * 1000; login_ms = $ConnectTimeout * 1000 }
+        discover_replicas        = $true
+    }
+    if ($Check) {
+        $request.checks = @($Check)
+    }
+    ConvertTo-Json -InputObject $request -Depth 5 -Compress
+}

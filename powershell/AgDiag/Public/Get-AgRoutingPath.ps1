@@ -1,0 +1,132 @@
+function Get-AgRoutingPath {
+    <#
+    .SYNOPSIS
+    Simulates read-only routing: where a ReadOnly connection lands for each possible primary.
+
+    .DESCRIPTION
+    For each replica that could be primary, follows its READ_ONLY_ROUTING_LIST the way SQL Server
+    does: ordered sets, with the replicas inside one parenthesized set sharing the load round-robin,
+    skipping targets that cannot take the connection (no routing URL, not readable, disconnected),
+    and falling back to the primary when no target is usable.
+
+    Use it after a failover test plan or a routing change to see, before clients notice, where
+    ApplicationIntent=ReadOnly connections will go. Get-AgRoutingIssue lists the configuration
+    problems behind an unexpected route.
+
+    .PARAMETER SqlInstance
+    SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One
+    replica is enough: AgDiag discovers the other replicas of its availability groups and collects
+    from them too. Accepts pipeline input by value and by property name (SqlInstance,
+    ServerInstance, SqlServer).
+
+    .PARAMETER SqlCredential
+    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
+    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
+    built with it.
+
+    .PARAMETER SnapshotPath
+    One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
+    collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
+    allowed; binds FullName from Get-ChildItem output.
+
+    .PARAMETER TrustServerCertificate
+    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
+    is recorded in the snapshot.
+
+    .PARAMETER EncryptConnection
+    TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
+    (TDS 8.0), or Off (test servers only; the login is still encrypted).
+
+    .PARAMETER ConnectTimeout
+    Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
+    costs at most this long; the others are collected in parallel.
+
+    .PARAMETER EnableException
+    Throw terminating errors instead of writing non-terminating ones, for automation scripts that
+    use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
+    rest continue.
+
+    .EXAMPLE
+    PS C:\> Get-AgRoutingPath -SqlInstance sql1
+
+    Shows, per availability group and per possible primary, the route of ReadOnly connections.
+
+    .EXAMPLE
+    PS C:\> Get-AgRoutingPath -SnapshotPath .\snapshot.json | Where-Object WhenPrimary -eq 'SQL2' | Select-Object -ExpandProperty Sets
+
+    Shows every routing set, with the reason a target is skipped, when SQL2 is primary.
+
+    .OUTPUTS
+    AgDiag.RoutingPath
+
+    .LINK
+    about_AgDiag
+
+    .LINK
+    Get-AgRoutingIssue
+
+    .LINK
+    Test-AgConnectionString
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Live')]
+    [OutputType('AgDiag.RoutingPath')]
+    param(
+        [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Alias('ServerInstance', 'SqlServer')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SqlInstance,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [System.Management.Automation.PSCredential]
+        [System.Management.Automation.Credential()]
+        $SqlCredential = [System.Management.Automation.PSCredential]::Empty,
+
+        [Parameter(Mandatory = $true, ParameterSetName = 'Snapshot', ValueFromPipelineByPropertyName = $true)]
+        [Alias('FullName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SnapshotPath,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [switch]$TrustServerCertificate,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateSet('Mandatory', 'Optional', 'Strict', 'Off')]
+        [string]$EncryptConnection = 'Mandatory',
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateRange(1, 600)]
+        [int]$ConnectTimeout = 15,
+
+        [switch]$EnableException
+    )
+
+    begin {
+        $instances = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $paths = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
+
+    process {
+        # Collected here and run once in end: one collection discovers and covers every replica.
+        if ($SqlInstance) { $instances.AddRange([string[]]$SqlInstance) }
+        if ($SnapshotPath) { $paths.AddRange([string[]]$SnapshotPath) }
+    }
+
+    end {
+        $credential = $null
+        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
+        $source = @{
+            Cmdlet                 = $PSCmdlet
+            SqlInstance            = $instances.ToArray()
+            SqlCredential          = $credential
+            SnapshotPath           = $paths.ToArray()
+            TrustServerCertificate = $TrustServerCertificate
+            EncryptConnection      = $EncryptConnection
+            ConnectTimeout         = $ConnectTimeout
+            Check                  = @('routing')
+            EnableException        = $EnableException
+        }
+        foreach ($report in @(Get-AgReport @source)) {
+            ConvertTo-AgRoutingPath -Report $report
+        }
+    }
+}

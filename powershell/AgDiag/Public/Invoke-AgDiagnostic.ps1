@@ -1,0 +1,147 @@
+function Invoke-AgDiagnostic {
+    <#
+    .SYNOPSIS
+    Runs every AgDiag check against an availability group and returns the findings.
+
+    .DESCRIPTION
+    Collects a snapshot of the catalog views of every replica (or reads snapshot files with
+    -SnapshotPath) and runs all AgDiag checks: the HADR feature, service accounts and endpoint
+    permissions, the mirroring endpoints and their URLs, network probes, listeners, read-only
+    routing, sessions, error logs, synchronization health and builds.
+
+    Each finding names the instance and object, explains why it breaks the availability group, and
+    carries the evidence rows, a remediation and, where T-SQL can fix it, the fix. Pipe findings to
+    New-AgFixScript to write a reviewed SQLCMD script.
+
+    Long collections show progress; Ctrl+C cancels the collection.
+
+    .PARAMETER SqlInstance
+    SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One
+    replica is enough: AgDiag discovers the other replicas of its availability groups and collects
+    from them too. Accepts pipeline input by value and by property name (SqlInstance,
+    ServerInstance, SqlServer).
+
+    .PARAMETER SqlCredential
+    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
+    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
+    built with it.
+
+    .PARAMETER SnapshotPath
+    One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
+    collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
+    allowed; binds FullName from Get-ChildItem output.
+
+    .PARAMETER TrustServerCertificate
+    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
+    is recorded in the snapshot.
+
+    .PARAMETER EncryptConnection
+    TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
+    (TDS 8.0), or Off (test servers only; the login is still encrypted).
+
+    .PARAMETER ConnectTimeout
+    Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
+    costs at most this long; the others are collected in parallel.
+
+    .PARAMETER Check
+    Check ids or patterns to run instead of all: an id (endpoint.not_started), a category (endpoint,
+    routing), or a prefix with * (endpoint.*). Get-AgCheck lists them.
+
+    .PARAMETER EnableException
+    Throw terminating errors instead of writing non-terminating ones, for automation scripts that
+    use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
+    rest continue.
+
+    .EXAMPLE
+    PS C:\> Invoke-AgDiagnostic -SqlInstance sql1 | Format-Table
+
+    Collects from sql1 and every replica it knows, and shows the findings as a table (Severity,
+    Check, Instance, Object, Message).
+
+    .EXAMPLE
+    PS C:\> Invoke-AgDiagnostic -SnapshotPath .\broken-3-replica.json -Check 'endpoint.*', 'accounts'
+
+    Analyzes a saved snapshot offline, running only the endpoint and accounts checks.
+
+    .EXAMPLE
+    PS C:\> Invoke-AgDiagnostic -SqlInstance sql1 | Where-Object Severity -eq 'error' | New-AgFixScript -Path .\fix.sql
+
+    Writes a fix script for the errors only.
+
+    .OUTPUTS
+    AgDiag.Finding
+
+    .LINK
+    about_AgDiag
+
+    .LINK
+    Invoke-AgDiagnostic
+
+    .LINK
+    New-AgFixScript
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Live')]
+    [OutputType('AgDiag.Finding')]
+    param(
+        [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Alias('ServerInstance', 'SqlServer')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SqlInstance,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [System.Management.Automation.PSCredential]
+        [System.Management.Automation.Credential()]
+        $SqlCredential = [System.Management.Automation.PSCredential]::Empty,
+
+        [Parameter(Mandatory = $true, ParameterSetName = 'Snapshot', ValueFromPipelineByPropertyName = $true)]
+        [Alias('FullName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SnapshotPath,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [switch]$TrustServerCertificate,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateSet('Mandatory', 'Optional', 'Strict', 'Off')]
+        [string]$EncryptConnection = 'Mandatory',
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateRange(1, 600)]
+        [int]$ConnectTimeout = 15,
+
+        [SupportsWildcards()]
+        [string[]]$Check,
+
+        [switch]$EnableException
+    )
+
+    begin {
+        $instances = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $paths = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
+
+    process {
+        # Collected here and run once in end: one collection discovers and covers every replica.
+        if ($SqlInstance) { $instances.AddRange([string[]]$SqlInstance) }
+        if ($SnapshotPath) { $paths.AddRange([string[]]$SnapshotPath) }
+    }
+
+    end {
+        $credential = $null
+        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
+        $source = @{
+            Cmdlet                 = $PSCmdlet
+            SqlInstance            = $instances.ToArray()
+            SqlCredential          = $credential
+            SnapshotPath           = $paths.ToArray()
+            TrustServerCertificate = $TrustServerCertificate
+            EncryptConnection      = $EncryptConnection
+            ConnectTimeout         = $ConnectTimeout
+            Check                  = $Check
+            EnableException        = $EnableException
+        }
+        foreach ($report in @(Get-AgReport @source)) {
+            ConvertTo-AgFinding -Report $report
+        }
+    }
+}

@@ -1,0 +1,148 @@
+function Test-AgConnectionString {
+    <#
+    .SYNOPSIS
+    Checks a client connection string against the availability group it should reach.
+
+    .DESCRIPTION
+    Reads ADO.NET and ODBC keywords and their synonyms and checks them against the availability
+    group in the snapshot: the server is the listener (with the right port for a distributed network
+    name), ApplicationIntent=ReadOnly where read-only routing is expected, the database belongs to
+    the availability group, and MultiSubnetFailover=True for multi-subnet or DNN listeners.
+
+    The connection string is analyzed as text in the library; AgDiag does not connect with it.
+
+    .PARAMETER ConnectionString
+    The client connection string(s) to check. Accepts pipeline input by value and by property name.
+
+    .PARAMETER SqlInstance
+    SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One
+    replica is enough: AgDiag discovers the other replicas of its availability groups and collects
+    from them too. Accepts pipeline input by value and by property name (SqlInstance,
+    ServerInstance, SqlServer).
+
+    .PARAMETER SqlCredential
+    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
+    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
+    built with it.
+
+    .PARAMETER SnapshotPath
+    One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
+    collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
+    allowed; binds FullName from Get-ChildItem output.
+
+    .PARAMETER TrustServerCertificate
+    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
+    is recorded in the snapshot.
+
+    .PARAMETER EncryptConnection
+    TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
+    (TDS 8.0), or Off (test servers only; the login is still encrypted).
+
+    .PARAMETER ConnectTimeout
+    Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
+    costs at most this long; the others are collected in parallel.
+
+    .PARAMETER EnableException
+    Throw terminating errors instead of writing non-terminating ones, for automation scripts that
+    use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
+    rest continue.
+
+    .EXAMPLE
+    PS C:\> Test-AgConnectionString -ConnectionString 'Server=tcp:ag1-listener,1433;Database=SalesDB;ApplicationIntent=ReadOnly' -SqlInstance sql1
+
+    Checks an application connection string against the availability groups of sql1.
+
+    .EXAMPLE
+    PS C:\> Get-Content .\connstrings.txt | Test-AgConnectionString -SnapshotPath .\snapshot.json
+
+    Checks a list of connection strings offline.
+
+    .OUTPUTS
+    AgDiag.Finding
+
+    .LINK
+    about_AgDiag
+
+    .LINK
+    Get-AgRoutingPath
+
+    .LINK
+    Test-AgListener
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Live')]
+    [OutputType('AgDiag.Finding')]
+    param(
+        [Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$ConnectionString,
+
+        [Parameter(Mandatory = $true, ParameterSetName = 'Live', ValueFromPipelineByPropertyName = $true)]
+        [Alias('ServerInstance', 'SqlServer')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SqlInstance,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [System.Management.Automation.PSCredential]
+        [System.Management.Automation.Credential()]
+        $SqlCredential = [System.Management.Automation.PSCredential]::Empty,
+
+        [Parameter(Mandatory = $true, ParameterSetName = 'Snapshot', ValueFromPipelineByPropertyName = $true)]
+        [Alias('FullName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SnapshotPath,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [switch]$TrustServerCertificate,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateSet('Mandatory', 'Optional', 'Strict', 'Off')]
+        [string]$EncryptConnection = 'Mandatory',
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateRange(1, 600)]
+        [int]$ConnectTimeout = 15,
+
+        [switch]$EnableException
+    )
+
+    begin {
+        $connectionStrings = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
+
+    process {
+        $connectionStrings.AddRange([string[]]$ConnectionString)
+    }
+
+    end {
+        $instances = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $paths = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        if ($SqlInstance) { $instances.AddRange([string[]]$SqlInstance) }
+        if ($SnapshotPath) { $paths.AddRange([string[]]$SnapshotPath) }
+        $credential = $null
+        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
+        $source = @{
+            Cmdlet                 = $PSCmdlet
+            SqlInstance            = $instances.ToArray()
+            SqlCredential          = $credential
+            SnapshotPath           = $paths.ToArray()
+            TrustServerCertificate = $TrustServerCertificate
+            EncryptConnection      = $EncryptConnection
+            ConnectTimeout         = $ConnectTimeout
+            Check                  = $null
+            EnableException        = $EnableException
+        }
+        foreach ($report in @(Get-AgReport @source)) {
+            foreach ($text in $connectionStrings) {
+                try {
+                    $json = $report.CheckConnectionString($text)
+                }
+                catch {
+                    Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.ConnectionStringFailed' `
+                        -Category InvalidArgument -Target $text -ErrorRecord $_ -EnableException:$EnableException
+                    continue
+                }
+                ConvertTo-AgFinding -Report $report -FindingsJson $json
+            }
+        }
+    }
+}

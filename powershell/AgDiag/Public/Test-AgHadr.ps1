@@ -1,0 +1,128 @@
+function Test-AgHadr {
+    <#
+    .SYNOPSIS
+    Checks that the Always On availability groups feature is enabled and running on every replica.
+
+    .DESCRIPTION
+    Runs the hadr checks: IsHadrEnabled = 0 (enable the feature in SQL Server Configuration Manager
+    or with Enable-SqlAlwaysOn, then restart), HadrManagerStatus not running, and the feature
+    enabled while no failover cluster is visible to a WSFC availability group (disable, restart,
+    enable, restart).
+
+    .PARAMETER SqlInstance
+    SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One
+    replica is enough: AgDiag discovers the other replicas of its availability groups and collects
+    from them too. Accepts pipeline input by value and by property name (SqlInstance,
+    ServerInstance, SqlServer).
+
+    .PARAMETER SqlCredential
+    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
+    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
+    built with it.
+
+    .PARAMETER SnapshotPath
+    One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
+    collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
+    allowed; binds FullName from Get-ChildItem output.
+
+    .PARAMETER TrustServerCertificate
+    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
+    is recorded in the snapshot.
+
+    .PARAMETER EncryptConnection
+    TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
+    (TDS 8.0), or Off (test servers only; the login is still encrypted).
+
+    .PARAMETER ConnectTimeout
+    Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
+    costs at most this long; the others are collected in parallel.
+
+    .PARAMETER EnableException
+    Throw terminating errors instead of writing non-terminating ones, for automation scripts that
+    use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
+    rest continue.
+
+    .EXAMPLE
+    PS C:\> Test-AgHadr -SqlInstance sql1, sql2
+
+    Checks the HADR feature on sql1, sql2 and the replicas they discover.
+
+    .EXAMPLE
+    PS C:\> Get-ChildItem .\snapshots\*.json | Test-AgHadr
+
+    Checks every snapshot file in a folder.
+
+    .OUTPUTS
+    AgDiag.Finding
+
+    .LINK
+    about_AgDiag
+
+    .LINK
+    Invoke-AgDiagnostic
+
+    .LINK
+    New-AgFixScript
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Live')]
+    [OutputType('AgDiag.Finding')]
+    param(
+        [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Alias('ServerInstance', 'SqlServer')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SqlInstance,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [System.Management.Automation.PSCredential]
+        [System.Management.Automation.Credential()]
+        $SqlCredential = [System.Management.Automation.PSCredential]::Empty,
+
+        [Parameter(Mandatory = $true, ParameterSetName = 'Snapshot', ValueFromPipelineByPropertyName = $true)]
+        [Alias('FullName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SnapshotPath,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [switch]$TrustServerCertificate,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateSet('Mandatory', 'Optional', 'Strict', 'Off')]
+        [string]$EncryptConnection = 'Mandatory',
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateRange(1, 600)]
+        [int]$ConnectTimeout = 15,
+
+        [switch]$EnableException
+    )
+
+    begin {
+        $instances = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $paths = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
+
+    process {
+        # Collected here and run once in end: one collection discovers and covers every replica.
+        if ($SqlInstance) { $instances.AddRange([string[]]$SqlInstance) }
+        if ($SnapshotPath) { $paths.AddRange([string[]]$SnapshotPath) }
+    }
+
+    end {
+        $credential = $null
+        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
+        $source = @{
+            Cmdlet                 = $PSCmdlet
+            SqlInstance            = $instances.ToArray()
+            SqlCredential          = $credential
+            SnapshotPath           = $paths.ToArray()
+            TrustServerCertificate = $TrustServerCertificate
+            EncryptConnection      = $EncryptConnection
+            ConnectTimeout         = $ConnectTimeout
+            Check                  = @('hadr')
+            EnableException        = $EnableException
+        }
+        foreach ($report in @(Get-AgReport @source)) {
+            ConvertTo-AgFinding -Report $report
+        }
+    }
+}

@@ -1,0 +1,128 @@
+function Test-AgNetwork {
+    <#
+    .SYNOPSIS
+    Diagnoses network reachability of the endpoints, listeners and routing URLs from the probes.
+
+    .DESCRIPTION
+    Runs the network checks over the TCP probes AgDiag made from this machine: name fails but IP
+    works (DNS or name resolution), IP fails but name works (another endpoint or instance bound to
+    the port), both fail (firewall or NSG, or the endpoint is not listening), and names that do not
+    resolve. The probes run from the machine running AgDiag, not between replicas.
+
+    .PARAMETER SqlInstance
+    SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One
+    replica is enough: AgDiag discovers the other replicas of its availability groups and collects
+    from them too. Accepts pipeline input by value and by property name (SqlInstance,
+    ServerInstance, SqlServer).
+
+    .PARAMETER SqlCredential
+    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
+    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
+    built with it.
+
+    .PARAMETER SnapshotPath
+    One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
+    collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
+    allowed; binds FullName from Get-ChildItem output.
+
+    .PARAMETER TrustServerCertificate
+    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
+    is recorded in the snapshot.
+
+    .PARAMETER EncryptConnection
+    TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
+    (TDS 8.0), or Off (test servers only; the login is still encrypted).
+
+    .PARAMETER ConnectTimeout
+    Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
+    costs at most this long; the others are collected in parallel.
+
+    .PARAMETER EnableException
+    Throw terminating errors instead of writing non-terminating ones, for automation scripts that
+    use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
+    rest continue.
+
+    .EXAMPLE
+    PS C:\> Test-AgNetwork -SqlInstance sql1
+
+    Probes every endpoint URL, listener and routing URL of the availability groups of sql1.
+
+    .EXAMPLE
+    PS C:\> Test-AgNetwork -SqlInstance sql1 -ConnectTimeout 5 | Where-Object Severity -eq 'error'
+
+    Shows only the hard failures, with a shorter timeout.
+
+    .OUTPUTS
+    AgDiag.Finding
+
+    .LINK
+    about_AgDiag
+
+    .LINK
+    Invoke-AgDiagnostic
+
+    .LINK
+    New-AgFixScript
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Live')]
+    [OutputType('AgDiag.Finding')]
+    param(
+        [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Alias('ServerInstance', 'SqlServer')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SqlInstance,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [System.Management.Automation.PSCredential]
+        [System.Management.Automation.Credential()]
+        $SqlCredential = [System.Management.Automation.PSCredential]::Empty,
+
+        [Parameter(Mandatory = $true, ParameterSetName = 'Snapshot', ValueFromPipelineByPropertyName = $true)]
+        [Alias('FullName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]$SnapshotPath,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [switch]$TrustServerCertificate,
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateSet('Mandatory', 'Optional', 'Strict', 'Off')]
+        [string]$EncryptConnection = 'Mandatory',
+
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateRange(1, 600)]
+        [int]$ConnectTimeout = 15,
+
+        [switch]$EnableException
+    )
+
+    begin {
+        $instances = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        $paths = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
+
+    process {
+        # Collected here and run once in end: one collection discovers and covers every replica.
+        if ($SqlInstance) { $instances.AddRange([string[]]$SqlInstance) }
+        if ($SnapshotPath) { $paths.AddRange([string[]]$SnapshotPath) }
+    }
+
+    end {
+        $credential = $null
+        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
+        $source = @{
+            Cmdlet                 = $PSCmdlet
+            SqlInstance            = $instances.ToArray()
+            SqlCredential          = $credential
+            SnapshotPath           = $paths.ToArray()
+            TrustServerCertificate = $TrustServerCertificate
+            EncryptConnection      = $EncryptConnection
+            ConnectTimeout         = $ConnectTimeout
+            Check                  = @('network')
+            EnableException        = $EnableException
+        }
+        foreach ($report in @(Get-AgReport @source)) {
+            ConvertTo-AgFinding -Report $report
+        }
+    }
+}

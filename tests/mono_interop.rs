@@ -1,0 +1,257 @@
+//! The PowerShell module's C# interop (`powershell/AgDiag/AgDiag.Native.cs`) against the real
+//! library, without PowerShell: Mono's `mcs -langversion:5` compiles it with `tests/mono/Driver.cs`
+//! (C# 5 is what Windows PowerShell 5.1's Add-Type compiles), and `mono` runs the driver against the
+//! cdylib cargo just built. Mono is skipped with a message locally and required when CI=true.
+//!
+//! Mono has APIs .NET Framework 4.5 lacks (PtrToStringUTF8, LPUTF8Str ...), so passing on Mono does
+//! not prove the file loads in Windows PowerShell: a lint forbids those names.
+
+#[path = "support/tools.rs"]
+mod tools;
+#[path = "support/tds_server/mod.rs"]
+mod tds_server;
+#[path = "support/collect_fixture.rs"]
+mod fixture;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tds_server::Fault;
+
+const INTEROP: &str = "powershell/AgDiag/AgDiag.Native.cs";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The cdylib cargo built for this test run. `cargo test` writes it to target/<profile>/deps/ and
+/// only `cargo build` copies it up to target/<profile>/, so take the newer of the two.
+fn cdylib() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("target/<profile>/deps");
+    let candidates = [deps.join("libagdiag.so"), deps.parent().expect("target/<profile>").join("libagdiag.so")];
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    candidates
+        .iter()
+        .filter(|p| modified(p).is_some())
+        .max_by_key(|p| modified(p))
+        .cloned()
+        .unwrap_or_else(|| panic!("libagdiag.so not found in {} or its parent", deps.display()))
+}
+
+/// APIs and syntax that compile on Mono or modern .NET but not with Windows PowerShell 5.1's
+/// Add-Type (C# 5 on .NET Framework 4.5), each with the reason given when it is found.
+const FORBIDDEN: &[(&str, &str)] = &[
+    ("PtrToStringUTF8", "Marshal.PtrToStringUTF8 is .NET Core / 4.7+ only: read bytes up to NUL and decode"),
+    ("StringToCoTaskMemUTF8", ".NET Core only: pass UTF-8 byte[]"),
+    ("LPUTF8Str", "UnmanagedType.LPUTF8Str needs .NET Framework 4.7: pass UTF-8 byte[]"),
+    ("NativeLibrary", "System.Runtime.InteropServices.NativeLibrary is .NET Core 3+ only: use dlopen/LoadLibraryW"),
+    ("RuntimeInformation", "RuntimeInformation needs .NET Framework 4.7.1"),
+    ("Span<", "Span<T> is not in .NET Framework 4.5"),
+    ("Memory<", "Memory<T> is not in .NET Framework 4.5"),
+    ("ValueTuple", "ValueTuple is not in .NET Framework 4.5"),
+    ("Array.Empty", "Array.Empty is .NET Framework 4.6+"),
+    ("GetDelegateForFunctionPointer<", "the generic overload is .NET Framework 4.5.1+"),
+    ("SizeOf<", "the generic Marshal.SizeOf is .NET Framework 4.5.1+"),
+    ("Is64BitProcess", "fine on 4.0, but AgDiag decides architecture in one place (IntPtr.Size)"),
+    ("?.", "null-conditional ?. is C# 6"),
+    ("?[", "null-conditional ?[ is C# 6"),
+    ("$\"", "string interpolation is C# 6"),
+    ("$@\"", "string interpolation is C# 6"),
+    ("@$\"", "string interpolation is C# 8"),
+    ("nameof(", "nameof is C# 6"),
+    ("out var ", "out variables are C# 7"),
+    ("using static ", "using static is C# 6"),
+    ("=> throw", "throw expressions are C# 7"),
+];
+
+/// Code with comments removed and string/char literal contents blanked (quotes kept), so the lint
+/// sees only code: a comment may name a forbidden API to explain why it is not used.
+fn code_only(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            i += 2;
+            while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
+                i += 1;
+            }
+            i += 2;
+        } else if c == '"' || c == '\'' {
+            // Verbatim strings (@"...") double their quotes; regular ones escape with backslash.
+            let verbatim = c == '"' && i > 0 && chars[i - 1] == '@';
+            out.push(c);
+            i += 1;
+            while i < chars.len() {
+                if !verbatim && chars[i] == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if chars[i] == c {
+                    if verbatim && chars.get(i + 1) == Some(&'"') {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                if chars[i] == '\n' && !verbatim {
+                    break;
+                }
+                i += 1;
+            }
+            out.push(c);
+            i += 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every forbidden API or syntax used in `source`, as "line N: `token`: reason".
+fn lint_csharp(source: &str) -> Vec<String> {
+    let code = code_only(source);
+    let mut problems = Vec::new();
+    for (number, line) in code.lines().enumerate() {
+        for (token, reason) in FORBIDDEN.iter() {
+            if line.contains(token) {
+                problems.push(format!("line {}: `{token}`: {reason}", number + 1));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn interop_uses_only_csharp5_and_net_framework_45_apis() {
+    let source = std::fs::read_to_string(root().join(INTEROP)).expect("read the interop file");
+    let problems = lint_csharp(&source);
+    assert!(problems.is_empty(), "{INTEROP} uses what Windows PowerShell 5.1 cannot compile or load:\n{}", problems.join("\n"));
+    // The binding rules of the interop notes, checked where a regression would be silent.
+    for required in ["CallingConvention.Cdecl", "LoadLibraryW", "libdl.so.2", "libSystem.dylib", "agdiag_string_free", "agdiag_last_error"] {
+        assert!(source.contains(required), "{INTEROP} should use {required}");
+    }
+}
+
+#[test]
+fn the_lint_catches_what_it_claims_and_ignores_comments_and_strings() {
+    let bad = r#"
+        string s = Marshal.PtrToStringUTF8(p);
+        var t = $"x{y}";
+        int n = a?.Length ?? 0;
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string name;
+        IntPtr h = NativeLibrary.Load(path);
+        string k = nameof(x);
+    "#;
+    let found = lint_csharp(bad);
+    for token in ["PtrToStringUTF8", "$\"", "?.", "LPUTF8Str", "NativeLibrary", "nameof("] {
+        assert!(found.iter().any(|p| p.contains(&format!("`{token}`"))), "lint missed {token}: {found:?}");
+    }
+    let fine = r#"
+        // Marshal.PtrToStringUTF8 is not in 4.5; NativeLibrary neither.
+        /* $"interpolation" */
+        string message = "use ?. and nameof( only in comments: PtrToStringUTF8";
+        string path = @"C:\x""?.""";
+        char c = '"';
+        int n = a ?? 0; bool b = x ? y : z;
+    "#;
+    assert_eq!(lint_csharp(fine), Vec::<String>::new());
+}
+
+/// Runs `command` with a deadline, so a hung driver fails the test instead of the CI run.
+fn run_with_deadline(mut command: Command, deadline: Duration) -> (bool, String, String) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start mono");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait for mono").is_some() {
+            break;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("mono output");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn compile_driver() -> PathBuf {
+    let out_dir = std::env::temp_dir().join(format!("agdiag_mono_{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).expect("temp dir");
+    let exe = out_dir.join("Driver.exe");
+    let output = Command::new("mcs")
+        .args(["-langversion:5", "-warnaserror+", "-nologo", "-target:exe"])
+        .arg(format!("-out:{}", exe.display()))
+        .arg(root().join("tests/mono/Driver.cs"))
+        .arg(root().join(INTEROP))
+        .output()
+        .expect("run mcs");
+    assert!(
+        output.status.success(),
+        "mcs -langversion:5 rejected the interop or the driver:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    exe
+}
+
+#[test]
+fn mono_runs_the_interop_against_the_library() {
+    if !tools::require_tool("mono", "runs the PowerShell interop test driver") || !tools::require_tool("mcs", "compiles the PowerShell interop as C# 5") {
+        return;
+    }
+    let exe = compile_driver();
+    let work = exe.parent().expect("temp dir").to_path_buf();
+
+    // The job API against the test TDS server: the healthy 3-replica AG (the driver names SQL1 and
+    // discovery finds the others), and a replica that accepts connections and never answers, so a
+    // job stays running until it is cancelled.
+    // A per-packet delay on the discovered replicas keeps the job running long enough to watch it advance.
+    let mut slow_scenario = fixture::healthy_scenario();
+    slow_scenario.set_packet_delay("SQL2", Duration::from_millis(40)).set_packet_delay("SQL3", Duration::from_millis(40));
+    let ag = fixture::Ag::start(&slow_scenario);
+    let mut request = ag.request(&["SQL1"]);
+    request["probes"] = false.into();
+    let mut silent_scenario = fixture::healthy_scenario();
+    silent_scenario.set_fault("SQL1", Fault::AcceptAndStaySilent);
+    let silent = fixture::Ag::start(&silent_scenario);
+    let mut hold = silent.request(&["SQL1"]);
+    hold["probes"] = false.into();
+    hold["timeouts"]["login_ms"] = 120_000.into();
+    hold["timeouts"]["command_ms"] = 120_000.into();
+    let request_file = work.join("request.json");
+    let hold_file = work.join("blackhole-request.json");
+    std::fs::write(&request_file, request.to_string()).expect("write request");
+    std::fs::write(&hold_file, hold.to_string()).expect("write request");
+
+    let mut command = Command::new("mono");
+    command
+        .arg("--debug")
+        .arg(&exe)
+        .arg(cdylib())
+        .arg(root().join("examples/snapshots"))
+        .arg(root().join("powershell/AgDiag"))
+        .arg(&request_file)
+        .arg(&hold_file)
+        .arg(fixture::SENTINEL);
+    let (success, stdout, stderr) = run_with_deadline(command, Duration::from_secs(300));
+    println!("{stdout}");
+    assert!(success, "the Mono driver failed:\n{stdout}\n{stderr}");
+    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+    drop((ag, silent));
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -1,0 +1,206 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
+# Pester 5 tests of the AgDiag module, offline against examples/snapshots. They need the native
+# library in powershell/AgDiag/bin/<rid>/ (powershell/build.ps1 or build.sh) or $env:AGDIAG_LIBRARY.
+# Run from the repository root:
+#   pwsh -NoProfile -Command "Invoke-Pester -Path ./tests/powershell -Output Detailed"
+#   powershell.exe -NoProfile -Command "Invoke-Pester -Path .\tests\powershell -Output Detailed"
+
+BeforeAll {
+    $script:repo = (Resolve-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath '../..')).ProviderPath
+    $script:modulePath = Join-Path -Path $repo -ChildPath 'powershell/AgDiag'
+    $script:broken = Join-Path -Path $repo -ChildPath 'examples/snapshots/broken-3-replica.json'
+    $script:healthy = Join-Path -Path $repo -ChildPath 'examples/snapshots/healthy-3-replica.json'
+    Import-Module -Name $modulePath -Force
+    $script:manifest = Import-PowerShellDataFile -Path (Join-Path -Path $modulePath -ChildPath 'AgDiag.psd1')
+}
+
+AfterAll {
+    Remove-Module -Name AgDiag -ErrorAction SilentlyContinue
+}
+
+Describe 'The AgDiag module' {
+    It 'exports exactly the functions its manifest lists' {
+        $exported = @(Get-Command -Module AgDiag | ForEach-Object { $_.Name } | Sort-Object)
+        $listed = @($manifest.FunctionsToExport | Sort-Object)
+        $exported | Should -Be $listed
+        $exported.Count | Should -Be 15
+    }
+
+    It 'loads the native library of the same version' {
+        [AgDiag.Native]::Version() | Should -Be $manifest.ModuleVersion
+        [AgDiag.Native]::LibraryPath | Should -Not -BeNullOrEmpty
+    }
+
+    It 'imports a second time without recompiling the interop' {
+        { Import-Module -Name $modulePath -Force } | Should -Not -Throw
+    }
+
+    It 'has help with a synopsis, every parameter and two examples for <_>' -ForEach @(
+        'Invoke-AgDiagnostic', 'Test-AgHadr', 'Test-AgEndpoint', 'Test-AgEndpointPermission', 'Test-AgNetwork',
+        'Test-AgListener', 'Get-AgRoutingIssue', 'Get-AgRoutingPath', 'Test-AgSession', 'Get-AgErrorLogIssue',
+        'Resolve-AgError', 'Test-AgConnectionString', 'New-AgFixScript', 'Export-AgSnapshot', 'Get-AgCheck'
+    ) {
+        $help = Get-Help -Name $_ -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.Synopsis | Should -Not -Match '^\s*\S+\s+\['
+        @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
+        $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters
+        foreach ($parameter in (Get-Command -Name $_).Parameters.Keys | Where-Object { $common -notcontains $_ }) {
+            $described = $help.parameters.parameter | Where-Object { $_.name -eq $parameter }
+            ($described.description | Out-String).Trim() | Should -Not -BeNullOrEmpty -Because "$parameter needs help"
+        }
+    }
+
+    It 'has the about_AgDiag topic' {
+        (Get-Help -Name about_AgDiag | Out-String) | Should -Match 'Invoke-AgDiagnostic'
+    }
+}
+
+Describe 'Offline analysis of the example snapshots' {
+    BeforeAll {
+        $script:findings = @(Invoke-AgDiagnostic -SnapshotPath $broken)
+    }
+
+    It 'returns AgDiag.Finding objects with errors for the broken example' {
+        $findings.Count | Should -BeGreaterThan 0
+        $findings[0].PSObject.TypeNames[0] | Should -Be 'AgDiag.Finding'
+        @($findings | Where-Object { $_.Severity -eq 'error' }).Count | Should -BeGreaterThan 0
+    }
+
+    It 'finds no errors or warnings in the healthy example' {
+        @(Invoke-AgDiagnostic -SnapshotPath $healthy | Where-Object { $_.Severity -ne 'info' }).Count | Should -Be 0
+    }
+
+    It 'shows Severity, Check, Instance, Object and Message in the default table' {
+        $table = $findings | Out-String -Width 250
+        $table | Should -Match 'Severity\s+Check\s+Instance\s+Object\s+Message'
+        $table | Should -Match 'accounts\.login_missing'
+    }
+
+    It 'shows the evidence, remediation and fix with Select-Object *' {
+        $all = $findings | Where-Object { $_.Check -eq 'accounts.login_missing' } | Select-Object -First 1 -Property *
+        $all.Evidence | Should -Not -BeNullOrEmpty
+        $all.Remediation | Should -Not -BeNullOrEmpty
+        $all.Fix | Should -Match 'CREATE LOGIN'
+        $all.Id | Should -Match '^accounts\.login_missing@'
+    }
+
+    It 'takes snapshot files from Get-ChildItem by property name' {
+        @(Get-Item -Path $broken | Invoke-AgDiagnostic).Count | Should -Be $findings.Count
+    }
+
+    It 'runs only the checks asked for' {
+        $accounts = @(Invoke-AgDiagnostic -SnapshotPath $broken -Check 'accounts')
+        $accounts.Count | Should -BeGreaterThan 0
+        $accounts | ForEach-Object { $_.Category | Should -Be 'accounts' }
+        @(Test-AgEndpointPermission -SnapshotPath $broken).Count | Should -Be $accounts.Count
+    }
+
+    It 'Test-AgHadr returns only hadr findings' {
+        Test-AgHadr -SnapshotPath $broken | ForEach-Object { $_.Category | Should -Be 'hadr' }
+    }
+
+    It 'round-trips non-ASCII names (CONTOSO\Jürgen)' {
+        $text = [System.IO.File]::ReadAllText($broken, [System.Text.Encoding]::UTF8)
+        $renamed = $text.Replace('CONTOSO\\svc_sql"', ('CONTOSO\\J{0}rgen"' -f [char]0x00FC))
+        $path = Join-Path -Path $TestDrive -ChildPath 'juergen.json'
+        [System.IO.File]::WriteAllText($path, $renamed, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+        $messages = (Invoke-AgDiagnostic -SnapshotPath $path | ForEach-Object { $_.Message }) -join "`n"
+        $messages | Should -Match ('CONTOSO\\J{0}rgen' -f [char]0x00FC)
+    }
+}
+
+Describe 'Fix scripts' {
+    It 'writes exactly the piped findings' {
+        $all = @(Invoke-AgDiagnostic -SnapshotPath $broken | Where-Object { $_.Fix })
+        $all.Count | Should -BeGreaterThan 1
+        $one = $all[0]
+        $path = Join-Path -Path $TestDrive -ChildPath 'fix.sql'
+        $file = $one | New-AgFixScript -Path $path
+        $file.FullName | Should -Be $path
+        $script = [System.IO.File]::ReadAllText($path)
+        $script | Should -Match ':on error exit'
+        $script | Should -Match ([regex]::Escape($one.Id))
+        foreach ($other in $all[1..($all.Count - 1)]) {
+            if ($other.Id -ne $one.Id) { $script | Should -Not -Match ([regex]::Escape('-- ' + $other.Id)) }
+        }
+    }
+
+    It 'writes every finding of a snapshot without a BOM' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'all.sql'
+        New-AgFixScript -SnapshotPath $broken -Path $path | Out-Null
+        $bytes = [System.IO.File]::ReadAllBytes($path)
+        $bytes[0] | Should -Not -Be 0xEF
+        [System.IO.File]::ReadAllText($path) | Should -Match ':Connect '
+    }
+
+    It 'returns the script as a string without -Path, and honors -WhatIf' {
+        (Invoke-AgDiagnostic -SnapshotPath $broken | New-AgFixScript) | Should -Match 'CREATE LOGIN'
+        $path = Join-Path -Path $TestDrive -ChildPath 'whatif.sql'
+        New-AgFixScript -SnapshotPath $broken -Path $path -WhatIf
+        Test-Path -LiteralPath $path | Should -BeFalse
+    }
+}
+
+Describe 'Other commands' {
+    It 'Get-AgCheck lists the catalog' {
+        $checks = @(Get-AgCheck)
+        $checks.Count | Should -BeGreaterThan 5
+        $checks[0].PSObject.TypeNames[0] | Should -Be 'AgDiag.CheckInfo'
+        @(Get-AgCheck -Id 'hadr*') | ForEach-Object { $_.Category | Should -Be 'hadr' }
+    }
+
+    It 'Get-AgCheck -SnapshotPath gives a result per check' {
+        $results = @(Get-AgCheck -SnapshotPath $broken)
+        $results[0].PSObject.TypeNames[0] | Should -Be 'AgDiag.CheckResult'
+        @($results | Where-Object { $_.Status -eq 'fail' }).Count | Should -BeGreaterThan 0
+        ($results | Out-String -Width 200) | Should -Match 'Check\s+Status\s+Findings\s+Reason'
+    }
+
+    It 'Get-AgRoutingPath emits AgDiag.RoutingPath objects' {
+        Get-AgRoutingPath -SnapshotPath $healthy | ForEach-Object { $_.PSObject.TypeNames[0] | Should -Be 'AgDiag.RoutingPath' }
+    }
+
+    It 'Test-AgConnectionString checks a connection string' {
+        { Test-AgConnectionString -ConnectionString 'Server=tcp:AG1-LISTENER,1433;Database=SalesDB' -SnapshotPath $healthy -EnableException } |
+            Should -Not -Throw
+    }
+
+    It 'Export-AgSnapshot rewrites a snapshot the library reads back' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'copy.json'
+        $file = Export-AgSnapshot -SnapshotPath $healthy -Path $path
+        $file.Name | Should -Be 'copy.json'
+        (Get-Content -LiteralPath $path -Raw | ConvertFrom-Json).format | Should -Be 'agdiag.snapshot/1'
+    }
+}
+
+Describe 'Errors' {
+    It 'a missing snapshot is a non-terminating ObjectNotFound error' {
+        $result = Invoke-AgDiagnostic -SnapshotPath (Join-Path -Path $TestDrive -ChildPath 'none.json') -ErrorAction SilentlyContinue -ErrorVariable failures
+        $result | Should -BeNullOrEmpty
+        $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'invalid JSON is InvalidData with the library message, and -EnableException throws' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'bad.json'
+        Set-Content -LiteralPath $path -Value '{"format": '
+        Invoke-AgDiagnostic -SnapshotPath $path -ErrorAction SilentlyContinue -ErrorVariable failures
+        $failures[0].CategoryInfo.Category | Should -Be 'InvalidData'
+        $failures[0].ToString() | Should -Match 'not valid'
+        { Invoke-AgDiagnostic -SnapshotPath $path -EnableException } | Should -Throw
+    }
+
+    It 'an unknown error number is ObjectNotFound' {
+        Resolve-AgError -Number 987654 -ErrorAction SilentlyContinue -ErrorVariable failures
+        $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'a missing library names the file it looked for' {
+        # A fresh process: a library, once loaded, stays loaded in this one.
+        $missing = Join-Path -Path $TestDrive -ChildPath 'nowhere/agdiag-missing.so'
+        $shell = (Get-Process -Id $PID).Path
+        $command = "`$env:AGDIAG_LIBRARY = '$missing'; Import-Module '$modulePath'; Get-AgCheck -ErrorAction SilentlyContinue -ErrorVariable e; `$e[0].ToString()"
+        $output = & $shell -NoProfile -NonInteractive -Command $command
+        ($output -join "`n") | Should -Match ([regex]::Escape($missing))
+    }
+}

@@ -1,0 +1,693 @@
+//! Static checks of the PowerShell module without PowerShell: every .ps1/.psm1/.psd1 is parsed with
+//! the tree-sitter PowerShell grammar (tree-sitter-pwsh), then the manifest, the functions, their
+//! comment-based help, their verbs, Windows PowerShell 5.1 compatibility of the syntax, and the
+//! format file are checked against each other.
+//!
+//! What this cannot prove (it needs a real PowerShell): parameter binding, Add-Type compilation by
+//! the 5.1 compiler, the formatting engine's rendering, Get-Help's parsing of the help. The Pester
+//! tests in tests/powershell/ cover those where pwsh exists.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use tree_sitter::{Node, Parser, Tree};
+
+const MODULE: &str = "powershell/AgDiag";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn parser() -> Parser {
+    let mut parser = Parser::new();
+    parser.set_language(&tree_sitter_pwsh::LANGUAGE.into()).expect("load the PowerShell grammar");
+    parser
+}
+
+struct Script {
+    path: PathBuf,
+    text: String,
+    tree: Tree,
+}
+
+impl Script {
+    fn load(path: &Path) -> Script {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        Script::parse(path.to_path_buf(), text)
+    }
+
+    fn parse(path: PathBuf, text: String) -> Script {
+        let tree = parser().parse(&text, None).expect("tree-sitter returns a tree");
+        Script { path, text, tree }
+    }
+
+    fn text_of(&self, node: Node<'_>) -> &str {
+        &self.text[node.byte_range()]
+    }
+
+    fn name(&self) -> String {
+        self.path.strip_prefix(root()).unwrap_or(&self.path).display().to_string()
+    }
+
+    /// Every node, depth first.
+    fn nodes(&self) -> Vec<Node<'_>> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.tree.root_node()];
+        while let Some(node) = stack.pop() {
+            out.push(node);
+            let mut cursor = node.walk();
+            let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+            stack.extend(children.into_iter().rev());
+        }
+        out
+    }
+
+    fn at(&self, node: Node<'_>) -> String {
+        let p = node.start_position();
+        format!("{}:{}:{}", self.name(), p.row + 1, p.column + 1)
+    }
+}
+
+/// Every PowerShell file of the module, its build script and its Pester tests.
+fn powershell_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ps1" | "psm1" | "psd1")) {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("powershell"), &mut files);
+    walk(&root().join("tests/powershell"), &mut files);
+    files.sort();
+    files
+}
+
+fn public_scripts() -> Vec<Script> {
+    let dir = root().join(MODULE).join("Public");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("Public/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ps1"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| Script::load(p)).collect()
+}
+
+fn syntax_errors(script: &Script) -> Vec<String> {
+    script
+        .nodes()
+        .into_iter()
+        .filter(|n| n.is_error() || n.is_missing())
+        .map(|n| {
+            let what = if n.is_missing() { format!("MISSING {}", n.kind()) } else { "ERROR".to_string() };
+            let snippet: String = script.text_of(n).chars().take(60).collect();
+            format!("{}: {what} near `{snippet}`", script.at(n))
+        })
+        .collect()
+}
+
+#[test]
+fn every_powershell_file_parses_without_error_or_missing_nodes() {
+    let files = powershell_files();
+    let names: Vec<String> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for expected in ["AgDiag.psd1", "AgDiag.psm1", "build.ps1", "Invoke-AgDiagnostic.ps1"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} not found among {names:?}");
+    }
+    assert!(names.iter().any(|n| n.ends_with(".Tests.ps1")), "no Pester tests in tests/powershell: {names:?}");
+    let problems: Vec<String> = files.iter().flat_map(|p| syntax_errors(&Script::load(p))).collect();
+    assert!(problems.is_empty(), "PowerShell syntax errors:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_parser_reports_broken_powershell() {
+    // Proves the check above can fail: an unclosed block and an unterminated string.
+    for broken in ["function Get-X { if ($a) { 1 }", "$x = 'unterminated", "param([string]$a"] {
+        let script = Script::parse(PathBuf::from("broken.ps1"), broken.to_string());
+        assert!(!syntax_errors(&script).is_empty(), "no error reported for {broken:?}");
+    }
+}
+
+// ---- Windows PowerShell 5.1 compatibility ----
+
+/// The text with comments and string contents blanked (same byte offsets), for token scans the
+/// grammar does not cover (`?.` and `?[` are known gaps of tree-sitter-pwsh).
+fn code_only(script: &Script) -> String {
+    let mut bytes = script.text.clone().into_bytes();
+    for node in script.nodes() {
+        let kind = node.kind();
+        if kind == "comment" || kind.ends_with("string_literal") || kind == "verbatim_string_characters" {
+            for b in &mut bytes[node.byte_range()] {
+                if *b != b'\n' {
+                    *b = b' ';
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// PowerShell-7-only syntax in a script, as "file:line:col: what".
+fn ps7_only_syntax(script: &Script) -> Vec<String> {
+    let mut problems = Vec::new();
+    for node in script.nodes() {
+        let what = match node.kind() {
+            "ternary_expression" | "ternary_argument_expression" => Some("the ?: ternary operator"),
+            "null_coalesce_expression" | "null_coalesce_argument_expression" => Some("the ?? operator"),
+            "pipeline_chain_tail" => Some("a && or || pipeline chain"),
+            "assignment_operator" if script.text_of(node) == "??=" => Some("the ??= operator"),
+            "parallel_statement" => Some("a parallel block (workflow)"),
+            "named_block" => {
+                let mut cursor = node.walk();
+                let name = node.children(&mut cursor).find(|c| c.kind() == "block_name").map(|c| script.text_of(c));
+                name.filter(|n| n.eq_ignore_ascii_case("clean")).map(|_| "a clean {} block")
+            }
+            "command" => {
+                let name = node.child_by_field_name("command_name").map(|n| script.text_of(n).to_ascii_lowercase());
+                let foreach = matches!(name.as_deref(), Some("foreach-object" | "foreach" | "%"));
+                let mut parallel = false;
+                if foreach {
+                    let mut stack = vec![node];
+                    while let Some(n) = stack.pop() {
+                        if n.kind() == "command_parameter" {
+                            let p = script.text_of(n).to_ascii_lowercase();
+                            parallel |= p.len() >= 4 && "-parallel".starts_with(p.trim_end_matches(':'));
+                        }
+                        let mut cursor = n.walk();
+                        stack.extend(n.children(&mut cursor).filter(|c| c.kind() != "script_block_expression"));
+                    }
+                }
+                parallel.then_some("ForEach-Object -Parallel")
+            }
+            _ => None,
+        };
+        if let Some(what) = what {
+            problems.push(format!("{}: {what}", script.at(node)));
+        }
+    }
+    let code = code_only(script);
+    for (number, line) in code.lines().enumerate() {
+        for (token, what) in [("?.", "the ?. null-conditional operator"), ("?[", "the ?[ null-conditional operator"), ("??", "the ?? operator"), ("&&", "&&"), ("||", "||")] {
+            if line.contains(token) {
+                problems.push(format!("{}:{}: {what}", script.name(), number + 1));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn no_powershell_7_only_syntax() {
+    let problems: Vec<String> = powershell_files().iter().flat_map(|p| ps7_only_syntax(&Script::load(p))).collect();
+    assert!(problems.is_empty(), "Syntax Windows PowerShell 5.1 cannot run:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_ps7_syntax_check_finds_each_construct_and_ignores_strings_and_comments() {
+    let cases = [
+        ("$a = $b ? 1 : 2", "ternary"),
+        ("$c = $d ?? 3", "??"),
+        ("$e ??= 4", "??="),
+        ("git pull && git push", "&&"),
+        ("git pull || exit 1", "||"),
+        ("$f = ${g}?.h", "?."),
+        ("$f = ${g}?[0]", "?["),
+        ("1..3 | ForEach-Object -Parallel { $_ }", "Parallel"),
+        ("1..3 | % -Parallel { $_ } -ThrottleLimit 2", "Parallel"),
+        ("function F {\n  process { 1 }\n  clean { 2 }\n}", "clean"),
+    ];
+    for (source, expected) in cases {
+        let found = ps7_only_syntax(&Script::parse(PathBuf::from("sample.ps1"), source.to_string()));
+        assert!(found.iter().any(|p| p.contains(expected)), "{source:?}: expected {expected}, found {found:?}");
+    }
+    let fine = "# a ?? b && c ?. d\n$s = 'x ?? y || z'\n$t = \"?.\"\n<# $a ? 1 : 2 #>\n1..3 | ForEach-Object -Process { $_ }\n$n = if ($a) { 1 } else { 2 }\n";
+    let found = ps7_only_syntax(&Script::parse(PathBuf::from("fine.ps1"), fine.to_string()));
+    assert_eq!(found, Vec::<String>::new());
+}
+
+// ---- the manifest and the functions ----
+
+/// A .psd1 hashtable's top-level entries: key → every string literal in its value.
+fn manifest_entries(script: &Script) -> BTreeMap<String, Vec<String>> {
+    let mut entries = BTreeMap::new();
+    let body = script.nodes().into_iter().find(|n| n.kind() == "hash_literal_body").expect("the manifest is a hashtable");
+    let mut cursor = body.walk();
+    for entry in body.children(&mut cursor).filter(|c| c.kind() == "hash_entry") {
+        let mut c = entry.walk();
+        let children: Vec<Node<'_>> = entry.children(&mut c).collect();
+        let Some(key) = children.iter().find(|c| c.kind() == "key_expression") else { continue };
+        let mut strings = Vec::new();
+        let mut stack: Vec<Node<'_>> = children.iter().filter(|c| c.kind() != "key_expression").copied().collect();
+        while let Some(n) = stack.pop() {
+            if n.kind() == "hash_literal_expression" {
+                continue; // nested tables (PrivateData) are not this entry's values
+            }
+            if n.kind() == "string_literal" {
+                strings.push(script.text_of(n).trim_matches(|c| c == '\'' || c == '"').to_string());
+                continue;
+            }
+            let mut cc = n.walk();
+            let mut kids: Vec<Node<'_>> = n.children(&mut cc).collect();
+            kids.reverse();
+            stack.extend(kids);
+        }
+        entries.insert(script.text_of(*key).to_string(), strings);
+    }
+    entries
+}
+
+struct Function {
+    name: String,
+    help: Option<String>,
+    parameters: Vec<String>,
+    at: String,
+}
+
+/// The top-level functions a script defines, with their comment-based help (the comment before
+/// the function or the first one inside it) and their param() parameter names.
+fn functions(script: &Script) -> Vec<Function> {
+    let mut out = Vec::new();
+    for node in script.nodes().into_iter().filter(|n| n.kind() == "function_statement") {
+        // Only functions at the top of the file, not nested ones.
+        let mut parent = node.parent();
+        let mut nested = false;
+        while let Some(p) = parent {
+            if p.kind() == "function_statement" {
+                nested = true;
+            }
+            parent = p.parent();
+        }
+        if nested {
+            continue;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+        let name = children.iter().find(|c| c.kind() == "function_name").map(|c| script.text_of(*c).to_string()).unwrap_or_default();
+        let inside = children.iter().find(|c| c.kind() == "comment").map(|c| script.text_of(*c).to_string());
+        let before = node.prev_sibling().filter(|s| s.kind() == "comment").map(|c| script.text_of(c).to_string());
+        let help = inside.filter(|h| h.contains(".SYNOPSIS")).or(before.filter(|h| h.contains(".SYNOPSIS")));
+        let mut parameters = Vec::new();
+        if let Some(block) = children.iter().find(|c| c.kind() == "script_block") {
+            let mut c = block.walk();
+            if let Some(param_block) = block.children(&mut c).find(|c| c.kind() == "param_block") {
+                let mut stack = vec![param_block];
+                while let Some(n) = stack.pop() {
+                    if n.kind() == "script_parameter" {
+                        let mut pc = n.walk();
+                        let children: Vec<Node<'_>> = n.children(&mut pc).collect();
+                        if let Some(v) = children.iter().rfind(|c| c.kind() == "variable") {
+                            parameters.push(script.text_of(*v).trim_start_matches('$').to_string());
+                        }
+                        // Grammar gap (tree-sitter-pwsh 0.38.1): in `[int]$A = 15, [switch]$B` the
+                        // default swallows the next parameter as an array literal. PowerShell itself
+                        // reads two parameters, so take the variables of the later elements.
+                        for default in children.iter().filter(|c| c.kind() == "script_parameter_default") {
+                            let mut dc = default.walk();
+                            for array in default.children(&mut dc).filter(|c| c.kind() == "array_literal_expression") {
+                                let mut ac = array.walk();
+                                for element in array.children(&mut ac).filter(|c| c.is_named()).skip(1) {
+                                    let mut stack = vec![element];
+                                    while let Some(e) = stack.pop() {
+                                        if e.kind() == "variable" {
+                                            parameters.push(script.text_of(e).trim_start_matches('$').to_string());
+                                            break;
+                                        }
+                                        let mut ec = e.walk();
+                                        let mut kids: Vec<Node<'_>> = e.children(&mut ec).collect();
+                                        kids.reverse();
+                                        stack.extend(kids);
+                                    }
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    let mut cc = n.walk();
+                    stack.extend(n.children(&mut cc));
+                }
+            }
+        }
+        parameters.sort();
+        out.push(Function { name, help, parameters, at: script.at(node) });
+    }
+    out
+}
+
+#[test]
+fn manifest_matches_the_crate_and_exports_exactly_the_public_functions() {
+    let manifest = Script::load(&root().join(MODULE).join("AgDiag.psd1"));
+    let entries = manifest_entries(&manifest);
+    let one = |key: &str| -> String {
+        let values = entries.get(key).unwrap_or_else(|| panic!("AgDiag.psd1 has no {key}"));
+        assert_eq!(values.len(), 1, "{key}: {values:?}");
+        values[0].clone()
+    };
+    assert_eq!(one("ModuleVersion"), env!("CARGO_PKG_VERSION"), "ModuleVersion must equal the crate version");
+    assert_eq!(one("PowerShellVersion"), "5.1");
+    assert_eq!(one("RootModule"), "AgDiag.psm1");
+    let editions: BTreeSet<&str> = entries["CompatiblePSEditions"].iter().map(String::as_str).collect();
+    assert_eq!(editions, BTreeSet::from(["Core", "Desktop"]));
+    assert_eq!(entries["FormatsToProcess"], vec!["AgDiag.format.ps1xml".to_string()]);
+    for listed in &entries["FileList"] {
+        assert!(root().join(MODULE).join(listed).exists(), "FileList names a missing file: {listed}");
+    }
+
+    let exported: BTreeSet<String> = entries["FunctionsToExport"].iter().cloned().collect();
+    assert!(!exported.iter().any(|f| f.contains('*')), "FunctionsToExport must be explicit: {exported:?}");
+    let mut defined = BTreeSet::new();
+    for script in public_scripts() {
+        let functions = functions(&script);
+        assert_eq!(functions.len(), 1, "{} must define exactly one function", script.name());
+        let stem = script.path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(functions[0].name, stem, "{}: the function is named after its file", script.name());
+        defined.insert(stem);
+    }
+    assert_eq!(exported, defined, "FunctionsToExport must equal the functions in Public/");
+    let issue_cmdlets = [
+        "Invoke-AgDiagnostic", "Test-AgHadr", "Test-AgEndpoint", "Test-AgEndpointPermission", "Test-AgNetwork",
+        "Test-AgListener", "Get-AgRoutingIssue", "Get-AgRoutingPath", "Test-AgSession", "Get-AgErrorLogIssue",
+        "Resolve-AgError", "Test-AgConnectionString", "New-AgFixScript", "Export-AgSnapshot", "Get-AgCheck",
+    ];
+    let issue: BTreeSet<String> = issue_cmdlets.iter().map(|s| s.to_string()).collect();
+    assert_eq!(defined, issue, "the module exports the 15 commands of the spec");
+}
+
+/// The help sections of a comment-based help block: keyword (upper case) → the texts under it.
+fn help_sections(help: &str) -> Vec<(String, String, String)> {
+    let mut sections: Vec<(String, String, String)> = Vec::new();
+    for line in help.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix('.') {
+            let mut parts = rest.splitn(2, char::is_whitespace);
+            let keyword = parts.next().unwrap_or("").to_ascii_uppercase();
+            if !keyword.is_empty() && keyword.chars().all(|c| c.is_ascii_alphabetic()) {
+                sections.push((keyword, parts.next().unwrap_or("").trim().to_string(), String::new()));
+                continue;
+            }
+        }
+        if let Some(last) = sections.last_mut() {
+            let body = trimmed.trim_end_matches("#>").trim();
+            if !body.is_empty() {
+                last.2.push_str(body);
+                last.2.push('\n');
+            }
+        }
+    }
+    sections
+}
+
+#[test]
+fn every_exported_function_has_complete_comment_based_help() {
+    let mut problems = Vec::new();
+    for script in public_scripts() {
+        for function in functions(&script) {
+            let Some(help) = &function.help else {
+                problems.push(format!("{}: {} has no comment-based help", function.at, function.name));
+                continue;
+            };
+            let sections = help_sections(help);
+            let count = |k: &str| sections.iter().filter(|(kw, _, body)| kw == k && !body.trim().is_empty()).count();
+            for keyword in ["SYNOPSIS", "DESCRIPTION", "LINK"] {
+                if count(keyword) == 0 {
+                    problems.push(format!("{}: {} has no .{keyword}", function.at, function.name));
+                }
+            }
+            if count("EXAMPLE") < 2 {
+                problems.push(format!("{}: {} has {} .EXAMPLE sections, at least 2 are needed", function.at, function.name, count("EXAMPLE")));
+            }
+            let documented: BTreeSet<String> = sections
+                .iter()
+                .filter(|(kw, _, body)| kw == "PARAMETER" && !body.trim().is_empty())
+                .map(|(_, name, _)| name.to_ascii_lowercase())
+                .collect();
+            for parameter in &function.parameters {
+                if !documented.contains(&parameter.to_ascii_lowercase()) {
+                    problems.push(format!("{}: {} has no .PARAMETER {parameter}", function.at, function.name));
+                }
+            }
+            let declared: BTreeSet<String> = function.parameters.iter().map(|p| p.to_ascii_lowercase()).collect();
+            for name in &documented {
+                if !declared.contains(name) {
+                    problems.push(format!("{}: {} documents .PARAMETER {name}, which it does not declare", function.at, function.name));
+                }
+            }
+            for code in sections.iter().filter(|(kw, _, _)| kw == "EXAMPLE").map(|(_, _, body)| body) {
+                if !code.contains(&function.name) {
+                    problems.push(format!("{}: an example of {} does not use it", function.at, function.name));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Windows PowerShell 5.1's approved verbs (Get-Verb). PowerShell 6+ added Build and Deploy;
+/// they are left out so the module imports on 5.1 without the unapproved-verb warning.
+const APPROVED_VERBS: &[&str] = &[
+    // Common
+    "Add", "Clear", "Close", "Copy", "Enter", "Exit", "Find", "Format", "Get", "Hide", "Join", "Lock", "Move", "New",
+    "Open", "Optimize", "Pop", "Push", "Redo", "Remove", "Rename", "Reset", "Resize", "Search", "Select", "Set", "Show",
+    "Skip", "Split", "Step", "Switch", "Undo", "Unlock", "Watch",
+    // Communications
+    "Connect", "Disconnect", "Read", "Receive", "Send", "Write",
+    // Data
+    "Backup", "Checkpoint", "Compare", "Compress", "Convert", "ConvertFrom", "ConvertTo", "Dismount", "Edit", "Expand",
+    "Export", "Group", "Import", "Initialize", "Limit", "Merge", "Mount", "Out", "Publish", "Restore", "Save", "Sync",
+    "Unpublish", "Update",
+    // Diagnostic
+    "Debug", "Measure", "Ping", "Repair", "Resolve", "Test", "Trace",
+    // Lifecycle
+    "Approve", "Assert", "Complete", "Confirm", "Deny", "Disable", "Enable", "Install", "Invoke", "Register", "Request",
+    "Restart", "Resume", "Start", "Stop", "Submit", "Suspend", "Uninstall", "Unregister", "Wait",
+    // Security
+    "Block", "Grant", "Protect", "Revoke", "Unblock", "Unprotect",
+    // Other
+    "Use",
+];
+
+#[test]
+fn every_module_function_uses_an_approved_verb_and_the_ag_noun_prefix() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for dir in ["Public", "Private"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(MODULE).join(dir)).expect(dir).flatten().map(|e| e.path()).collect();
+        files.sort();
+        for path in files {
+            for function in functions(&Script::load(&path)) {
+                checked += 1;
+                let (verb, noun) = function.name.split_once('-').unwrap_or((&function.name, ""));
+                if !APPROVED_VERBS.contains(&verb) {
+                    problems.push(format!("{}: {} uses the unapproved verb {verb}", function.at, function.name));
+                }
+                if !noun.starts_with("Ag") || noun.contains('-') {
+                    problems.push(format!("{}: {}: nouns are Ag<Something>", function.at, function.name));
+                }
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} functions found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---- the format file and the type names ----
+
+/// Type names the module's functions emit: `PSTypeName = '...'` in hashtable literals and
+/// `.PSTypeNames.Insert(0, '...')` calls.
+fn emitted_type_names() -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    for path in powershell_files().into_iter().filter(|p| p.starts_with(root().join(MODULE))) {
+        let script = Script::load(&path);
+        for node in script.nodes() {
+            if node.kind() == "hash_entry" {
+                let mut cursor = node.walk();
+                let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+                let is_type = children.iter().any(|c| c.kind() == "key_expression" && script.text_of(*c).eq_ignore_ascii_case("PSTypeName"));
+                if is_type {
+                    let value = children.iter().filter(|c| c.kind() == "pipeline").map(|c| script.text_of(*c)).collect::<String>();
+                    names.insert(value.trim().trim_matches(|c| c == '\'' || c == '"').to_string(), script.at(node));
+                }
+            }
+        }
+        for (number, line) in script.text.lines().enumerate() {
+            if let Some(name) = line.split("PSTypeNames.Insert(").nth(1).and_then(|rest| rest.split('\'').nth(1)) {
+                names.insert(name.to_string(), format!("{}:{}", script.name(), number + 1));
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn format_file_is_well_formed_and_has_a_view_for_every_type_emitted() {
+    let path = root().join(MODULE).join("AgDiag.format.ps1xml");
+    let text = std::fs::read_to_string(&path).expect("read the format file");
+    let document = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("AgDiag.format.ps1xml is not well-formed XML: {e}"));
+    assert_eq!(document.root_element().tag_name().name(), "Configuration");
+    let mut viewed = BTreeSet::new();
+    for view in document.descendants().filter(|n| n.has_tag_name("View")) {
+        let name = view.children().find(|n| n.has_tag_name("Name")).and_then(|n| n.text()).unwrap_or_default();
+        let types: Vec<&str> = view
+            .descendants()
+            .filter(|n| n.has_tag_name("ViewSelectedBy"))
+            .flat_map(|s| s.children().filter(|n| n.has_tag_name("TypeName")).filter_map(|n| n.text()))
+            .map(str::trim)
+            .collect();
+        assert!(!types.is_empty(), "view {name} selects no type");
+        assert!(
+            view.children().any(|n| n.has_tag_name("TableControl") || n.has_tag_name("ListControl")),
+            "view {name} has no table or list control"
+        );
+        viewed.extend(types.into_iter().map(str::to_string));
+    }
+
+    let emitted = emitted_type_names();
+    for required in ["AgDiag.Finding", "AgDiag.CheckResult", "AgDiag.RoutingPath"] {
+        assert!(emitted.contains_key(required), "no function emits {required}: {emitted:?}");
+    }
+    let emitted_names: BTreeSet<String> = emitted.keys().cloned().collect();
+    assert_eq!(viewed, emitted_names, "the format file's views must select exactly the type names the functions emit");
+
+    // The finding table shows the columns DBAs scan, in this order.
+    let finding = document
+        .descendants()
+        .find(|n| n.has_tag_name("View") && n.descendants().any(|t| t.has_tag_name("TypeName") && t.text() == Some("AgDiag.Finding")))
+        .expect("AgDiag.Finding view");
+    let columns: Vec<&str> = finding.descendants().filter(|n| n.has_tag_name("PropertyName")).filter_map(|n| n.text()).collect();
+    assert_eq!(columns, ["Severity", "Check", "Instance", "Object", "Message"]);
+}
+
+#[test]
+fn the_xml_check_rejects_malformed_xml() {
+    for broken in ["<Configuration><View></Configuration>", "<a>&nbsp;</a>", "<a></a><b></b>"] {
+        assert!(roxmltree::Document::parse(broken).is_err(), "{broken} accepted");
+    }
+}
+
+#[test]
+fn module_loads_the_interop_once_and_has_its_help_topic() {
+    let psm1 = Script::load(&root().join(MODULE).join("AgDiag.psm1"));
+    let code = code_only(&psm1);
+    assert!(code.contains("-not ('AgDiag.Native' -as [type])") || psm1.text.contains("-not ('AgDiag.Native' -as [type])"), "Add-Type must be guarded");
+    assert!(psm1.text.contains("Add-Type -Path") && psm1.text.contains("AgDiag.Native.cs"), "the psm1 compiles AgDiag.Native.cs");
+    let about = std::fs::read_to_string(root().join(MODULE).join("en-US/about_AgDiag.help.txt")).expect("about_AgDiag help");
+    assert!(about.trim_start().starts_with("TOPIC") && about.contains("about_AgDiag"), "about_AgDiag.help.txt has the topic header");
+    for cmdlet in public_scripts().iter().flat_map(functions).map(|f| f.name) {
+        assert!(about.contains(&cmdlet), "about_AgDiag does not mention {cmdlet}");
+    }
+}
+
+#[test]
+fn build_sh_is_valid_bash_and_copies_into_the_rid_folder() {
+    let script = root().join("powershell/build.sh");
+    let status = std::process::Command::new("bash").arg("-n").arg(&script).status().expect("run bash -n");
+    assert!(status.success(), "powershell/build.sh has a bash syntax error");
+    let text = std::fs::read_to_string(&script).expect("read build.sh");
+    for expected in ["cargo build --locked --lib", "AgDiag/bin/$rid", "linux", "osx", "x64", "arm64"] {
+        assert!(text.contains(expected), "build.sh should contain {expected}");
+    }
+}
+
+// ---- calls between the module's own functions ----
+
+const COMMON_PARAMETERS: &[&str] = &[
+    "Verbose", "Debug", "ErrorAction", "WarningAction", "InformationAction", "ErrorVariable", "WarningVariable",
+    "InformationVariable", "OutVariable", "OutBuffer", "PipelineVariable", "WhatIf", "Confirm",
+];
+
+/// The hashtable keys assigned to `$name` in a script (for `Command @name` splats).
+fn splat_keys(script: &Script, name: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for node in script.nodes().into_iter().filter(|n| n.kind() == "assignment_expression") {
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+        let target = children.iter().find(|c| c.kind() == "left_assignment_expression").map(|c| script.text_of(*c).trim().to_string());
+        if !target.is_some_and(|t| t.eq_ignore_ascii_case(&format!("${name}"))) {
+            continue;
+        }
+        let mut stack: Vec<Node<'_>> = children.iter().filter(|c| c.kind() != "left_assignment_expression").copied().collect();
+        while let Some(n) = stack.pop() {
+            if n.kind() == "hash_literal_body" {
+                let mut hc = n.walk();
+                for entry in n.children(&mut hc).filter(|c| c.kind() == "hash_entry") {
+                    let mut ec = entry.walk();
+                    if let Some(key) = entry.children(&mut ec).find(|c| c.kind() == "key_expression") {
+                        keys.push(script.text_of(key).to_string());
+                    }
+                }
+                continue;
+            }
+            let mut nc = n.walk();
+            stack.extend(n.children(&mut nc));
+        }
+    }
+    keys
+}
+
+/// Calls to the module's own functions with a parameter name (or splat key) the function does
+/// not declare: PowerShell only finds these when the line runs.
+fn bad_calls(script: &Script, declared: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for command in script.nodes().into_iter().filter(|n| n.kind() == "command") {
+        let Some(name) = command.child_by_field_name("command_name").map(|n| script.text_of(n).to_string()) else { continue };
+        let Some(parameters) = declared.iter().find(|(f, _)| f.eq_ignore_ascii_case(&name)).map(|(_, p)| p) else { continue };
+        let accepts = |used: &str| {
+            let used = used.to_ascii_lowercase();
+            let all = parameters.iter().map(String::as_str).chain(COMMON_PARAMETERS.iter().copied());
+            let matching: Vec<&str> = all.filter(|p| p.to_ascii_lowercase().starts_with(&used)).collect();
+            matching.iter().any(|p| p.eq_ignore_ascii_case(&used)) || matching.len() == 1
+        };
+        let Some(elements) = command.child_by_field_name("command_elements") else { continue };
+        let mut cursor = elements.walk();
+        for element in elements.children(&mut cursor) {
+            let text = script.text_of(element);
+            if element.kind() == "command_parameter" {
+                let used = text.trim_start_matches('-').trim_end_matches(':');
+                if !accepts(used) {
+                    problems.push(format!("{}: {name} has no parameter -{used}", script.at(element)));
+                }
+            } else if let Some(splat) = text.strip_prefix('@').filter(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')) {
+                for key in splat_keys(script, splat) {
+                    if !accepts(&key) {
+                        problems.push(format!("{}: @{splat} passes {key}, which {name} does not declare", script.at(element)));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn calls_between_module_functions_use_declared_parameters() {
+    let mut declared = BTreeMap::new();
+    let mut scripts = Vec::new();
+    for dir in ["Public", "Private"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(MODULE).join(dir)).expect(dir).flatten().map(|e| e.path()).collect();
+        files.sort();
+        for path in files {
+            let script = Script::load(&path);
+            for function in functions(&script) {
+                declared.insert(function.name, function.parameters);
+            }
+            scripts.push(script);
+        }
+    }
+    assert!(declared["Get-AgReport"].contains(&"SnapshotPath".to_string()), "{:?}", declared["Get-AgReport"]);
+    let problems: Vec<String> = scripts.iter().flat_map(|s| bad_calls(s, &declared)).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The check itself: a misspelled parameter and a misspelled splat key are both reported.
+    let sample = Script::parse(
+        PathBuf::from("sample.ps1"),
+        "$source = @{ Cmdlet = $PSCmdlet; SnapshotPaths = @('a') }\nGet-AgReport @source\nWrite-AgFailure -Cmdlet $PSCmdlet -Mesage 'x' -ErrorId 'y'\n".to_string(),
+    );
+    let found = bad_calls(&sample, &declared);
+    assert!(found.iter().any(|p| p.contains("SnapshotPaths")), "{found:?}");
+    assert!(found.iter().any(|p| p.contains("-Mesage")), "{found:?}");
+}
