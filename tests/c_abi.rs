@@ -2,7 +2,7 @@
 //! `include/agdiag.h` and the cdylib, run, and (when valgrind is present; required when CI=true)
 //! run again under valgrind with zero leaks and zero errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 #[path = "support/tools.rs"]
@@ -13,12 +13,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory holding the cdylib cargo built for this test run (target/<profile>/).
+/// The directory holding the freshest cdylib of this test run.
 fn cdylib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_path_buf();
-    assert!(dir.join("libagdiag.so").exists(), "libagdiag.so not found in {}", dir.display());
-    dir
+    tools::cdylib().parent().expect("the library's directory").to_path_buf()
 }
 
 fn compile() -> PathBuf {

@@ -25,21 +25,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The cdylib cargo built for this test run. `cargo test` writes it to target/<profile>/deps/ and
-/// only `cargo build` copies it up to target/<profile>/, so take the newer of the two.
-fn cdylib() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("target/<profile>/deps");
-    let candidates = [deps.join("libagdiag.so"), deps.parent().expect("target/<profile>").join("libagdiag.so")];
-    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    candidates
-        .iter()
-        .filter(|p| modified(p).is_some())
-        .max_by_key(|p| modified(p))
-        .cloned()
-        .unwrap_or_else(|| panic!("libagdiag.so not found in {} or its parent", deps.display()))
-}
-
 /// APIs and syntax that compile on Mono or modern .NET but not with Windows PowerShell 5.1's
 /// Add-Type (C# 5 on .NET Framework 4.5), each with the reason given when it is found.
 const FORBIDDEN: &[(&str, &str)] = &[
@@ -242,7 +227,7 @@ fn mono_runs_the_interop_against_the_library() {
     command
         .arg("--debug")
         .arg(&exe)
-        .arg(cdylib())
+        .arg(tools::cdylib())
         .arg(root().join("examples/snapshots"))
         .arg(root().join("powershell/AgDiag"))
         .arg(&request_file)
