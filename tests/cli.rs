@@ -87,3 +87,35 @@ fn checks_and_explain_print() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(doc.as_array().unwrap().iter().any(|c| c["id"] == "hadr.disabled"));
 }
+
+#[test]
+fn several_snapshot_files_are_one_ag_and_a_repeated_instance_is_bad_input() {
+    let broken: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(BROKEN).unwrap()).unwrap();
+    let dir = std::env::temp_dir().join(format!("agdiag-cli-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One file per replica, as collect.sql writes them; the probes travel with the first.
+    let mut parts = Vec::new();
+    for (i, instance) in broken["instances"].as_array().unwrap().iter().enumerate() {
+        let mut part = broken.clone();
+        part["instances"] = serde_json::json!([instance]);
+        if i > 0 {
+            part["probes"] = serde_json::json!([]);
+        }
+        let path = dir.join(format!("part{i}.json"));
+        std::fs::write(&path, part.to_string()).unwrap();
+        parts.push(path.to_str().unwrap().to_string());
+    }
+    let summary = |o: &Output| serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["findings"].clone();
+    let whole = agdiag(&["analyze", BROKEN, "--format", "json"]);
+    let mut args = vec!["analyze"];
+    args.extend(parts.iter().map(String::as_str));
+    args.extend(["--format", "json"]);
+    let merged = agdiag(&args);
+    assert_eq!(merged.status.code(), Some(1));
+    assert_eq!(summary(&merged), summary(&whole), "three files give the findings of the whole snapshot");
+
+    let twice = agdiag(&["analyze", &parts[0], &parts[0]]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("instance SQL1 is in more than one snapshot"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -11,8 +11,10 @@ use super::{table, Exit, FailOn, Format};
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// Snapshot file (format agdiag.snapshot/1), or `-` for stdin.
-    pub snapshot: PathBuf,
+    /// Snapshot file(s) (format agdiag.snapshot/1), or `-` for stdin. Several files (one per
+    /// replica from collect.sql, say) are analyzed as one AG.
+    #[arg(required = true, num_args = 1..)]
+    pub snapshots: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Also write the SQLCMD fix script to this file (`-` for stdout, after the findings).
@@ -41,7 +43,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, Error> {
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
-    let snapshot = read_snapshot(&args.snapshot)?;
+    let snapshot = Snapshot::merge(args.snapshots.iter().map(|p| read_snapshot(p)).collect::<Result<_, _>>()?)?;
     let report = agdiag::analyze(snapshot, &AnalyzeOptions { checks: args.checks, generated_at: None });
     output(&report, args.format, args.fix_script.as_ref(), args.fail_on)
 }

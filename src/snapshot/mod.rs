@@ -3,6 +3,7 @@
 //! unknown keys and columns ignored.
 
 pub mod keys;
+mod merge;
 mod row;
 
 pub use row::Row;

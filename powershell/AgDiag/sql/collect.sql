@@ -15,11 +15,9 @@
  * Run it on every replica and save each output, e.g. with sqlcmd (-y 0: no column truncation,
  * -h -1: no header):
  *     sqlcmd -S SQL1 -E -i collect.sql -y 0 -h -1 -o sql1.json
- * In SSMS use "Results to File" (results to grid truncates long text). Then analyze one file, or
- * merge the instances of several into one snapshot first:
- *     agdiag analyze sql1.json
- *     jq -s '.[0] + {instances: map(.instances[])}' sql1.json sql2.json sql3.json > ag.json
- *     agdiag analyze ag.json --fix-script fix.sql
+ * In SSMS use "Results to File" (results to grid truncates long text). Then analyze the files of
+ * every replica together, as one AG:
+ *     agdiag analyze sql1.json sql2.json sql3.json --fix-script fix.sql
  *
  * Differences from `agdiag collect`: no network probes (the `probes` array is empty), and
  * varbinary columns (sid, owner_sid) come as base64 (FOR JSON's format) instead of "0x..." hex;
