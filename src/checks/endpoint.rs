@@ -705,6 +705,21 @@ fn owner(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         )];
         let mut regranted: Vec<String> = Vec::new();
         let mut not_restored: Vec<Value> = Vec::new();
+        // A partner's service login that owns the endpoint connects by ownership, with no CONNECT
+        // row of its own: once sa owns the endpoint it needs an explicit grant.
+        if let Some(old_owner) = owner.and_then(|o| o.str("name"))
+            && owner.and_then(|o| o.int("principal_id")) != Some(1)
+            && service_logins(ctx, inst, index).is_ok_and(|list| list.iter().any(|s| s.eq_ignore_ascii_case(old_owner)))
+        {
+            fixes.push(sql_or_manual(
+                target,
+                Phase::GrantConnect,
+                statements::grant_connect(name, old_owner),
+                "grant CONNECT on the endpoint to the former owner, a partner's service login",
+                old_owner,
+            ));
+            regranted.push(old_owner.to_string());
+        }
         for p in &on_endpoint {
             let is_connect = p.is("type", "CO") || p.is("permission_name", "CONNECT");
             let with_grant = p.is("state", "W") || p.is("state_desc", "GRANT_WITH_GRANT_OPTION");
@@ -975,17 +990,24 @@ fn encryption_incompatible(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 )
             }
         };
-        // Bring each side that cannot speak REQUIRED AES to the wizard default; repeated over every
-        // pair this converges on one setting for the whole AG.
+        // Bring each side that cannot speak AES to AES: a DISABLED or REQUIRED side to the wizard
+        // default REQUIRED AES, a SUPPORTED side to SUPPORTED AES (compatible with every other
+        // setting, and the same statement endpoint.rc4 emits, so the script never sets the mode
+        // twice). Repeated over every pair this converges on AES for the whole AG.
         let mut fixes = Vec::new();
         for (side, enc) in [(&a, &ea), (&b, &eb)] {
             if enc.mode == Mode::Disabled || !enc.algorithms.contains(&"AES") {
                 let name = endpoint_name(side.endpoint);
+                let supported = enc.mode == Mode::Supported;
                 fixes.push(sql_or_manual(
                     side.replica,
                     Phase::AlterEndpoint,
-                    statements::alter_endpoint_encryption_aes(name, false),
-                    "set ENCRYPTION = REQUIRED ALGORITHM AES on the endpoint",
+                    statements::alter_endpoint_encryption_aes(name, supported),
+                    if supported {
+                        "set ENCRYPTION = SUPPORTED ALGORITHM AES on the endpoint"
+                    } else {
+                        "set ENCRYPTION = REQUIRED ALGORITHM AES on the endpoint"
+                    },
                     name,
                 ));
             }

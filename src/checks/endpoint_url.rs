@@ -314,7 +314,7 @@ pub(crate) fn set_url_step(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>, 
                     r.server_name,
                     Phase::ReplicaOptions,
                     format!(
-                        "The availability group name \"{}\" cannot be scripted safely; on the primary set ENDPOINT_URL = '{url}' for replica {} yourself (ALTER AVAILABILITY GROUP ... MODIFY REPLICA ON ... WITH (ENDPOINT_URL = ...)).",
+                        "The availability group name \"{}\" or replica name cannot be scripted safely; on the primary set ENDPOINT_URL = '{url}' for replica {} yourself (ALTER AVAILABILITY GROUP ... MODIFY REPLICA ON ... WITH (ENDPOINT_URL = ...)).",
                         tsql::comment(ag.name),
                         tsql::comment(r.server_name)
                     ),
@@ -322,12 +322,11 @@ pub(crate) fn set_url_step(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>, 
             }
         }
         Err(why) => {
-            let statement = match tsql::ident(ag.name) {
-                Some(ag_ident) => format!(
-                    "ALTER AVAILABILITY GROUP {ag_ident} MODIFY REPLICA ON {} WITH (ENDPOINT_URL = N'TCP://<fqdn>:<port>');",
-                    tsql::literal(r.server_name)
+            let statement = match (tsql::ident(ag.name), tsql::plain_literal(r.server_name)) {
+                (Some(ag_ident), Some(replica)) => format!(
+                    "ALTER AVAILABILITY GROUP {ag_ident} MODIFY REPLICA ON {replica} WITH (ENDPOINT_URL = N'TCP://<fqdn>:<port>');"
                 ),
-                None => "ALTER AVAILABILITY GROUP <ag> MODIFY REPLICA ON N'<replica>' WITH (ENDPOINT_URL = N'TCP://<fqdn>:<port>');".to_string(),
+                _ => "ALTER AVAILABILITY GROUP <ag> MODIFY REPLICA ON N'<replica>' WITH (ENDPOINT_URL = N'TCP://<fqdn>:<port>');".to_string(),
             };
             FixStep::manual(
                 r.server_name,

@@ -402,7 +402,7 @@ fn connect_permission(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 draft.remediation("No change needed if the failures have stopped.").emit();
                 continue;
             }
-            let fixes = grant_fix(&target, endpoint_name, login);
+            let fixes = grant_fix(&target, endpoint_name, login, principal.is_some());
             draft
                 .remediation(format!(
                     "On {target} (the instance whose log it is), GRANT CONNECT ON ENDPOINT::[<its mirroring endpoint>] TO the \
@@ -414,9 +414,9 @@ fn connect_permission(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     });
 }
 
-/// Guarded CREATE LOGIN (Windows-form names) and GRANT CONNECT on `target`; manual when a name
-/// cannot be written safely.
-fn grant_fix(target: &str, endpoint: Option<&str>, login: &str) -> Vec<FixStep> {
+/// Guarded CREATE LOGIN (Windows-form names the snapshot does not show as existing) and GRANT
+/// CONNECT on `target`; manual when a name cannot be written safely.
+fn grant_fix(target: &str, endpoint: Option<&str>, login: &str, login_exists: bool) -> Vec<FixStep> {
     let Some(endpoint) = endpoint else {
         return vec![FixStep::manual(
             target,
@@ -432,6 +432,7 @@ fn grant_fix(target: &str, endpoint: Option<&str>, login: &str) -> Vec<FixStep> 
     let grant = statements::grant_connect(endpoint, login);
     let create = login.contains('\\').then(|| statements::create_windows_login(login)).flatten();
     match grant {
+        Some(grant) if login_exists => vec![FixStep::sql(target, Phase::GrantConnect, grant)],
         Some(grant) if login.contains('\\') => match create {
             Some(create) => vec![FixStep::sql(target, Phase::CreateLogin, create), FixStep::sql(target, Phase::GrantConnect, grant)],
             None => manual_grant(target, endpoint, login),

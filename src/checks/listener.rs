@@ -183,14 +183,16 @@ fn listeners<'s>(ctx: &'s Ctx<'s>, run: &mut CheckRun<'_>, need_ips: bool, mark:
 /// written safely.
 fn listener_sql(l: &Listener<'_>, phase: Phase, clause: impl FnOnce(&str) -> String) -> FixStep {
     let target = l.primary();
-    match tsql::ident(l.ag.name) {
-        Some(ag) => FixStep::sql(&target, phase, format!("ALTER AVAILABILITY GROUP {ag} {};", clause(&tsql::literal(l.name)))),
-        None => FixStep::manual(
+    // MODIFY/RESTART LISTENER take a plain string literal, not an expression.
+    match (tsql::ident(l.ag.name), tsql::plain_literal(l.name)) {
+        (Some(ag), Some(name)) => FixStep::sql(&target, phase, format!("ALTER AVAILABILITY GROUP {ag} {};", clause(&name))),
+        _ => FixStep::manual(
             &target,
             phase,
             format!(
-                "The availability group name {} cannot be written safely in a script; run the ALTER AVAILABILITY GROUP statement by hand.",
-                tsql::literal(l.ag.name)
+                "The availability group name {} or listener name {} cannot be written safely in a script; run the ALTER AVAILABILITY GROUP statement by hand.",
+                tsql::literal(l.ag.name),
+                tsql::literal(l.name)
             ),
         ),
     }

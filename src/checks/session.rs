@@ -110,7 +110,7 @@ fn timeout_too_short(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                         "On the primary replica of this availability group, set {option} for replica {name}{}.",
                         match (p, sql) {
                             (None, _) => " (the primary could not be determined from the snapshot)",
-                            _ => " (the availability group name cannot be written safely into a script)",
+                            _ => " (the availability group or replica name cannot be written safely into a script)",
                         }
                     ),
                 ),

@@ -2,7 +2,7 @@
 //! `ag-catalog-reference.md` §6, with idempotent guards where T-SQL allows. Each returns `None`
 //! when a name cannot be written safely (see `tsql`); the caller then emits a manual step.
 
-use super::tsql::{ident, literal};
+use super::tsql::{ident, literal, plain_literal};
 
 /// Creates a Windows login unless it exists (fails with Msg 15401 if Windows cannot resolve it).
 pub fn create_windows_login(login: &str) -> Option<String> {
@@ -26,9 +26,17 @@ pub fn grant_connect(endpoint: &str, login: &str) -> Option<String> {
     Some(format!("GRANT CONNECT ON ENDPOINT::{} TO {};", ident(endpoint)?, ident(login)?))
 }
 
-/// Transfers endpoint ownership. Drops every permission on the endpoint: callers re-grant.
+/// Transfers endpoint ownership unless `owner` already owns it. Drops every permission on the
+/// endpoint: callers re-grant. The guard keeps a second run from dropping grants made since.
 pub fn alter_endpoint_owner(endpoint: &str, owner: &str) -> Option<String> {
-    Some(format!("ALTER AUTHORIZATION ON ENDPOINT::{} TO {};", ident(endpoint)?, ident(owner)?))
+    Some(format!(
+        "IF NOT EXISTS (SELECT 1 FROM sys.endpoints AS e JOIN sys.server_principals AS p ON p.principal_id = e.principal_id \
+         WHERE e.name = {} AND p.name = {}) ALTER AUTHORIZATION ON ENDPOINT::{} TO {};",
+        literal(endpoint),
+        literal(owner),
+        ident(endpoint)?,
+        ident(owner)?
+    ))
 }
 
 /// Starts the endpoint unless it is already started (state 0).
@@ -42,11 +50,13 @@ pub fn start_endpoint(endpoint: &str) -> Option<String> {
 
 /// `ALTER AVAILABILITY GROUP [ag] MODIFY REPLICA ON N'replica' WITH (<option>);` — one option per
 /// statement, as the docs require. `option` is AgDiag's own text with any values already quoted.
+/// `None` when the AG name cannot be an identifier or the replica name cannot be one plain literal
+/// (MODIFY REPLICA ON takes no expression).
 pub fn modify_replica(ag: &str, replica: &str, option: &str) -> Option<String> {
     Some(format!(
         "ALTER AVAILABILITY GROUP {} MODIFY REPLICA ON {} WITH ({option});",
         ident(ag)?,
-        literal(replica)
+        plain_literal(replica)?
     ))
 }
 
@@ -91,5 +101,5 @@ pub fn grant_connect_with_grant_option(endpoint: &str, login: &str) -> Option<St
 
 /// `ALTER AVAILABILITY GROUP [ag] MODIFY REPLICA ON N'replica' WITH (ENDPOINT_URL = N'url');` (on the primary).
 pub fn set_endpoint_url(ag: &str, replica: &str, url: &str) -> Option<String> {
-    modify_replica(ag, replica, &format!("ENDPOINT_URL = {}", literal(url)))
+    modify_replica(ag, replica, &format!("ENDPOINT_URL = {}", plain_literal(url)?))
 }

@@ -44,6 +44,16 @@ pub fn literal(text: &str) -> String {
     parts.join(" + ")
 }
 
+/// `N'text'` as one plain string literal, for the places T-SQL accepts only a literal and no
+/// expression (`MODIFY REPLICA ON N'...'`, `ENDPOINT_URL = N'...'`, `MODIFY LISTENER N'...'`);
+/// `None` when the text would need `NCHAR(n)` or a split `$(` (see `literal`).
+pub fn plain_literal(text: &str) -> Option<String> {
+    if text.chars().any(char::is_control) || text.contains("$(") {
+        return None;
+    }
+    Some(literal(text))
+}
+
 /// Text safe inside a `--` comment: control characters shown as `\u{..}`, `$(` defused.
 pub fn comment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -92,6 +102,13 @@ mod tests {
         assert_eq!(literal("a\r\nGO"), "N'a' + NCHAR(13) + NCHAR(10) + N'GO'");
         assert_eq!(literal("$(x)"), "N'$' + N'(x)'");
         assert_eq!(literal(""), "N''");
+    }
+
+    #[test]
+    fn plain_literals_refuse_what_only_an_expression_could_write() {
+        assert_eq!(plain_literal("O'Brien").as_deref(), Some("N'O''Brien'"));
+        assert_eq!(plain_literal("a\nGO"), None);
+        assert_eq!(plain_literal("x$(y)"), None);
     }
 
     #[test]
