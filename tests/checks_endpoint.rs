@@ -330,7 +330,8 @@ fn personal_owner_is_a_warning_and_the_fix_regrants_every_connect() {
     assert_eq!(
         f.fix.as_deref(),
         Some(
-            "ALTER AUTHORIZATION ON ENDPOINT::[Hadr_endpoint] TO [sa];\n\
+            "IF NOT EXISTS (SELECT 1 FROM sys.endpoints AS e JOIN sys.server_principals AS p ON p.principal_id = e.principal_id \
+             WHERE e.name = N'Hadr_endpoint' AND p.name = N'sa') ALTER AUTHORIZATION ON ENDPOINT::[Hadr_endpoint] TO [sa];\n\
              GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\\svc_sql];\n\
              GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\\SQL3$] WITH GRANT OPTION;"
         )
@@ -372,6 +373,53 @@ fn disabled_or_vanished_owner_is_an_error_but_disabled_sa_is_normal() {
     assert!(f.message.contains("principal_id 999"), "{}", f.message);
     assert_eq!(f.evidence["owner"], json!(null));
     // The healthy example's owner is sa (principal_id 1), disabled: no finding (healthy test).
+}
+
+#[test]
+fn disabled_owner_that_is_a_partners_service_login_is_granted_connect_after_the_transfer() {
+    // SQL3 runs as CONTOSO\svc_sql3, whose login on SQL2 owns SQL2's endpoint (so it needed no
+    // CONNECT row) and is disabled. Once sa owns the endpoint, that login needs an explicit grant.
+    let mut snap = healthy();
+    set_where(&mut snap, "SQL3", "dm_server_services", |r| r.str("servicename") == Some("SQL Server (MSSQLSERVER)"), "service_account", json!("CONTOSO\\svc_sql3"));
+    owned_by(&mut snap, "CONTOSO\\svc_sql3", 1);
+    let report = run(snap);
+    let f = single(&report, "endpoint.owner");
+    assert_severity(f, Severity::Error);
+    let fix = f.fix.as_deref().unwrap();
+    assert!(fix.contains("ALTER AUTHORIZATION ON ENDPOINT::[Hadr_endpoint] TO [sa];"), "{fix}");
+    assert!(fix.contains("\nGRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\\svc_sql3];"), "{fix}");
+    assert!(f.remediation.contains("re-grants CONNECT to CONTOSO\\svc_sql3"), "{}", f.remediation);
+    // The script enables the login, transfers ownership, then grants.
+    let script = report.fix_script(&ScriptOptions::default());
+    let pos = |needle: &str| script.find(needle).unwrap_or_else(|| panic!("{needle} missing from\n{script}"));
+    assert!(pos("ALTER LOGIN [CONTOSO\\svc_sql3] ENABLE;") < pos("ALTER AUTHORIZATION"), "{script}");
+    assert!(pos("ALTER AUTHORIZATION") < pos("TO [CONTOSO\\svc_sql3];\nGO"), "{script}");
+
+    // A personal owner is not a service login: no grant to it.
+    let mut snap = healthy();
+    owned_by(&mut snap, "CONTOSO\\jsmith", 0);
+    let report = run(snap);
+    let f = single(&report, "endpoint.owner");
+    assert!(!f.fix.as_deref().unwrap().contains("TO [CONTOSO\\jsmith]"), "{:?}", f.fix);
+}
+
+#[test]
+fn supported_rc4_against_aes_is_fixed_with_one_statement_that_keeps_supported() {
+    // endpoint.rc4 and endpoint.encryption_incompatible both fix SQL3: they must not set the
+    // encryption twice to different values (REQUIRED, then SUPPORTED).
+    let mut snap = healthy();
+    set_encryption(&mut snap, "SQL3", "NONE, RC4", 3);
+    let report = run(snap);
+    assert_eq!(findings_of(&report, "endpoint.encryption_incompatible").len(), 2);
+    single(&report, "endpoint.rc4");
+    let script = report.fix_script(&ScriptOptions::default());
+    assert_eq!(script.matches("ALTER ENDPOINT [Hadr_endpoint] FOR DATABASE_MIRRORING (ENCRYPTION").count(), 1, "{script}");
+    assert!(script.contains("(ENCRYPTION = SUPPORTED ALGORITHM AES);"), "{script}");
+    assert!(!script.contains("ENCRYPTION = REQUIRED"), "{script}");
+    assert!(
+        script.contains("-- endpoint.encryption_incompatible@SQL3/SQL1 <-> SQL3, endpoint.encryption_incompatible@SQL3/SQL2 <-> SQL3, endpoint.rc4@SQL3/Hadr_endpoint\nIF EXISTS"),
+        "{script}"
+    );
 }
 
 #[test]

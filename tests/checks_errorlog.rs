@@ -91,9 +91,11 @@ fn the_grant_names_the_instances_own_endpoint() {
     let report = run(snap);
     let f = single(&report, "errorlog.connect_permission");
     assert_eq!(f.instance.as_deref(), Some("SQL2"));
-    // The login exists on SQL2: no "login_missing" note, but the guarded create is harmless.
+    // The login exists on SQL2: no "login_missing" note, and no CREATE LOGIN that would tell the
+    // reviewer it is missing.
     assert!(!f.message.contains("accounts.login_missing"), "{}", f.message);
-    assert!(f.fix.as_deref().unwrap().ends_with("GRANT CONNECT ON ENDPOINT::[Mirror]]ing] TO [NT AUTHORITY\\SYSTEM];"), "{:?}", f.fix);
+    assert_eq!(f.fix.as_deref(), Some("GRANT CONNECT ON ENDPOINT::[Mirror]]ing] TO [NT AUTHORITY\\SYSTEM];"));
+    assert_eq!(f.fix_steps.iter().map(|s| s.phase).collect::<Vec<_>>(), [Phase::GrantConnect]);
     assert_severity(f, Severity::Error);
 }
 

@@ -64,6 +64,26 @@ fn listener_created_in_cluster_manager_without_a_port() {
 }
 
 #[test]
+fn listener_names_that_only_an_expression_could_write_become_manual_steps() {
+    // MODIFY LISTENER takes a string literal: N'a' + NCHAR(10) + N'b' would not parse.
+    for hostile in ["AG1-LISTENER\nGO", "AG1-$(LISTENER)"] {
+        let mut snap = healthy();
+        set_all(&mut snap, LISTENERS, "port", null());
+        set_all(&mut snap, LISTENERS, "dns_name", json!(hostile));
+        let report = run(snap);
+        let f = single(&report, "listener.port_not_set");
+        assert_eq!(f.fix, None, "{:?}", f.fix_steps);
+        assert!(f.fix_steps[0].manual && f.fix_steps[0].text.contains("by hand"), "{:?}", f.fix_steps);
+    }
+    // A quote is fine: doubled inside the literal.
+    let mut snap = healthy();
+    set_all(&mut snap, LISTENERS, "port", null());
+    set_all(&mut snap, LISTENERS, "dns_name", json!("AG1-O'LISTENER"));
+    let f = run(snap).findings.into_iter().find(|f| f.check == "listener.port_not_set").unwrap();
+    assert_eq!(f.fix.as_deref(), Some("ALTER AVAILABILITY GROUP [AG1] MODIFY LISTENER N'AG1-O''LISTENER' (PORT = 1433);"));
+}
+
+#[test]
 fn port_zero_is_not_null_and_does_not_trigger_port_not_set() {
     let mut snap = healthy();
     set_all(&mut snap, LISTENERS, "port", json!(1433));

@@ -2,7 +2,12 @@
 //! their quoting (`]`, `'`, `;`, `--`, line breaks, `$(`), none of which may change the script's
 //! structure.
 
+mod common;
+
 use agdiag::findings::{Category, Finding, FixStep, Phase, Severity};
+use agdiag::fix::ScriptOptions;
+use agdiag::snapshot::Row;
+use common::{healthy, is_name, null, push_row, set_everywhere, set_where};
 use agdiag::fix::script::{render, ScriptSource};
 use agdiag::fix::{statements, tsql};
 use serde_json::json;
@@ -123,4 +128,105 @@ fn unsafe_connect_targets_are_left_as_manual_steps() {
     let script = render(&[&f], &SOURCE);
     assert!(!script.contains(":Connect SQL1 -Q"), "{script}");
     assert!(script.contains("--   GRANT CONNECT ON ENDPOINT::[e] TO [l];"), "{script}");
+}
+
+#[test]
+fn statements_that_take_only_a_literal_refuse_names_that_need_an_expression() {
+    // MODIFY REPLICA ON and ENDPOINT_URL = take a string literal, not N'a' + NCHAR(10) + N'b'.
+    assert_eq!(statements::modify_replica("AG1", "SQL2\nGO", "SESSION_TIMEOUT = 10"), None);
+    assert_eq!(statements::modify_replica("AG1", "SQL$(x)", "SESSION_TIMEOUT = 10"), None);
+    assert_eq!(statements::set_endpoint_url("AG1", "SQL2", "TCP://$(host):5022"), None);
+    assert_eq!(
+        statements::modify_replica("AG1", "O'SQL2", "SESSION_TIMEOUT = 10").as_deref(),
+        Some("ALTER AVAILABILITY GROUP [AG1] MODIFY REPLICA ON N'O''SQL2' WITH (SESSION_TIMEOUT = 10);")
+    );
+}
+
+#[test]
+fn endpoint_ownership_transfer_is_skipped_when_the_new_owner_already_owns_it() {
+    // A second run must not drop the grants made since the first.
+    assert_eq!(
+        statements::alter_endpoint_owner("Hadr]ep", "sa").as_deref(),
+        Some(
+            "IF NOT EXISTS (SELECT 1 FROM sys.endpoints AS e JOIN sys.server_principals AS p ON p.principal_id = e.principal_id \
+             WHERE e.name = N'Hadr]ep' AND p.name = N'sa') ALTER AUTHORIZATION ON ENDPOINT::[Hadr]]ep] TO [sa];"
+        )
+    );
+}
+
+fn mirroring(r: &Row) -> bool {
+    r.int("type") == Some(4)
+}
+
+/// Eight problems at once, read as a DBA would read the script before running it.
+#[test]
+fn script_for_many_problems_at_once_is_ordered_and_never_contradicts_itself() {
+    let mut snap = healthy();
+    let dmep = "database_mirroring_endpoints";
+    let hadr_grant = |r: &Row| r.int("class") == Some(105) && r.int("major_id") == Some(65536);
+    // SQL1: CONNECT denied to the service login, and the 28034 it causes in SQL1's log.
+    set_where(&mut snap, "SQL1", "server_permissions", hadr_grant, "state", json!("D"));
+    set_where(&mut snap, "SQL1", "server_permissions", hadr_grant, "state_desc", json!("DENY"));
+    push_row(&mut snap, "SQL1", "errorlog", json!({"LogDate": "2026-11-22T10:00:00.000", "ProcessInfo": "Logon",
+        "Text": "Database Mirroring login attempt by user 'CONTOSO\\svc_sql.' failed with error: 'Connection handshake failed. The login 'CONTOSO\\svc_sql' does not have CONNECT permission on the endpoint. State 84.'.  [CLIENT: 10.0.0.12]"}));
+    // SQL2: endpoint owned by a person, and stopped.
+    push_row(&mut snap, "SQL2", "server_principals", json!({"name": "CONTOSO\\jsmith", "principal_id": 263, "type": "U", "type_desc": "WINDOWS_LOGIN", "is_disabled": 0}));
+    for key in [dmep, "endpoints", "tcp_endpoints"] {
+        set_where(&mut snap, "SQL2", key, mirroring, "principal_id", json!(263));
+    }
+    set_where(&mut snap, "SQL2", dmep, |_| true, "state", json!(1));
+    set_where(&mut snap, "SQL2", dmep, |_| true, "state_desc", json!("STOPPED"));
+    // SQL3: SUPPORTED RC4 (rc4 and encryption_incompatible both fix it), URL on the wrong port,
+    // no routing URL.
+    set_where(&mut snap, "SQL3", dmep, |_| true, "encryption_algorithm_desc", json!("NONE, RC4"));
+    set_where(&mut snap, "SQL3", dmep, |_| true, "encryption_algorithm", json!(3));
+    set_everywhere(&mut snap, "availability_replicas", is_name("replica_server_name", "SQL3"), "endpoint_url", json!("TCP://sql3.contoso.com:5023"));
+    set_everywhere(&mut snap, "availability_replicas", is_name("replica_server_name", "SQL3"), "read_only_routing_url", null());
+    set_everywhere(&mut snap, "availability_replicas", is_name("replica_server_name", "SQL2"), "session_timeout", json!(5));
+    // The listener has no port.
+    for s in ["SQL1", "SQL2", "SQL3"] {
+        set_where(&mut snap, s, "availability_group_listeners", |_| true, "port", null());
+    }
+    let report = common::run(snap);
+    let script = report.fix_script(&ScriptOptions::default());
+    let pos = |needle: &str| script.find(needle).unwrap_or_else(|| panic!("{needle} missing from\n{script}"));
+
+    // The login exists on SQL1: nothing in the script says to create it.
+    assert!(!script.contains("CREATE LOGIN"), "{script}");
+    // One encryption statement for SQL3, not REQUIRED then SUPPORTED.
+    assert_eq!(script.matches("FOR DATABASE_MIRRORING (ENCRYPTION").count(), 1, "{script}");
+    // REVOKE the DENY before the GRANT that replaces it (a REVOKE after would remove the grant).
+    assert!(pos("REVOKE CONNECT ON ENDPOINT::[Hadr_endpoint] FROM [CONTOSO\\svc_sql];") < pos("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\\svc_sql];"));
+    // Ownership, then grants, then start; AG changes on the primary in dependency order.
+    let order = [
+        "FOR DATABASE_MIRRORING (ENCRYPTION = SUPPORTED ALGORITHM AES);",
+        "ALTER AUTHORIZATION ON ENDPOINT::[Hadr_endpoint] TO [sa];",
+        "GRANT CONNECT",
+        "STATE = STARTED;",
+        "WITH (ENDPOINT_URL = N'TCP://sql3.contoso.com:5022');",
+        "WITH (SESSION_TIMEOUT = 10);",
+        "READ_ONLY_ROUTING_URL = N'TCP://sql3.contoso.com:1433'",
+        "MODIFY LISTENER N'AG1-LISTENER' (PORT = 1433);",
+    ];
+    for pair in order.windows(2) {
+        assert!(pos(pair[0]) < pos(pair[1]), "{} before {}:\n{script}", pair[0], pair[1]);
+    }
+    // Every ALTER AVAILABILITY GROUP runs on the primary, and no instance gets a statement twice.
+    let mut target = "";
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for line in script.lines() {
+        if let Some(t) = line.strip_prefix(":Connect ") {
+            target = t;
+            continue;
+        }
+        if line.starts_with("ALTER AVAILABILITY GROUP") {
+            assert_eq!(target, "SQL1", "{line}");
+        }
+        if line.is_empty() || line.starts_with("--") || line.starts_with(':') || line == "GO" || line == "USE [master];" {
+            continue;
+        }
+        let key = (target.to_string(), line.to_string());
+        assert!(!seen.contains(&key), "{line} twice on {target}:\n{script}");
+        seen.push(key);
+    }
 }

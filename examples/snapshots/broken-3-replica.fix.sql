@@ -50,7 +50,7 @@ GO
 USE [master];
 GO
 -- endpoint.owner@SQL2/Hadr_endpoint
-ALTER AUTHORIZATION ON ENDPOINT::[Hadr_endpoint] TO [sa];
+IF NOT EXISTS (SELECT 1 FROM sys.endpoints AS e JOIN sys.server_principals AS p ON p.principal_id = e.principal_id WHERE e.name = N'Hadr_endpoint' AND p.name = N'sa') ALTER AUTHORIZATION ON ENDPOINT::[Hadr_endpoint] TO [sa];
 GO
 
 -- ===== CONNECT permission on the endpoints =====
