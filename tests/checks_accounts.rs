@@ -323,6 +323,9 @@ fn local_account_needs_certificates_and_no_login_is_checked() {
             assert!(f.fix.is_none(), "no T-SQL fix");
             assert!(f.fix_steps.iter().all(|s| s.manual));
             assert!(f.fix_steps.iter().any(|s| s.text.contains("CREATE CERTIFICATE")));
+            // The domain replica keeps accepting Windows authentication from its other partners.
+            let on_a = f.fix_steps.iter().find(|s| s.target == a).unwrap();
+            assert!(on_a.text.contains("(AUTHENTICATION = WINDOWS NEGOTIATE CERTIFICATE <host_cert>,"), "{}", on_a.text);
         }
         assert_none(&report, "accounts.login_missing");
         let why = not_evaluated_reason(&report, "accounts.login_missing", "SQL3 -> SQL1 (AG1)");

@@ -523,6 +523,8 @@ fn certificate_only_against_windows_only_cannot_authenticate() {
     assert!(f.message.contains("SQL3's endpoint [Hadr_endpoint] accepts CERTIFICATE only"), "{}", f.message);
     assert!(f.fix.is_none() && f.fix_steps.iter().all(|s| s.manual));
     assert!(f.fix_steps[0].text.contains("certificate_id = 256"));
+    // Certificates on the Windows side keep Windows authentication for its other partners.
+    assert!(f.fix_steps[1].text.contains("(AUTHENTICATION = WINDOWS NEGOTIATE CERTIFICATE <host_cert>)"), "{}", f.fix_steps[1].text);
 
     set_where(&mut snap, "SQL3", DMEP, any, "connection_auth_desc", json!("CERTIFICATE, NEGOTIATE"));
     set_where(&mut snap, "SQL3", DMEP, any, "connection_auth", json!(10));

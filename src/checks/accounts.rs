@@ -1162,7 +1162,7 @@ fn certificate_required(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                          CREATE USER <partner_user> FOR LOGIN <partner_login>;  -- in master\n\
                          CREATE CERTIFICATE <partner_cert> AUTHORIZATION <partner_user> FROM FILE = '<path>\\<partner_cert>.cer';\n\
                          GRANT CONNECT ON ENDPOINT::<endpoint> TO <partner_login>;\n\
-                         ALTER ENDPOINT <endpoint> FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE <host_cert>, ENCRYPTION = REQUIRED ALGORITHM AES, ROLE = ALL);"
+                         ALTER ENDPOINT <endpoint> FOR DATABASE_MIRRORING (AUTHENTICATION = WINDOWS NEGOTIATE CERTIFICATE <host_cert>, ENCRYPTION = REQUIRED ALGORITHM AES, ROLE = ALL);  -- keeps Windows authentication for the other partners"
                     ),
                 ),
             ])

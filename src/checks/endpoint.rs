@@ -1106,7 +1106,7 @@ fn auth_incompatible(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     format!(
                         "Otherwise configure certificates here too (\"Use Certificates for a Database Mirroring Endpoint\"): \
                          CREATE MASTER KEY; CREATE CERTIFICATE <host_cert>; exchange certificates with every partner; \
-                         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE <host_cert>);",
+                         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (AUTHENTICATION = WINDOWS NEGOTIATE CERTIFICATE <host_cert>);  -- keeps Windows authentication for the other partners",
                         tsql::ident(win_ep).unwrap_or_else(|| "<endpoint>".into())
                     ),
                 ),
