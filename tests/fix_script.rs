@@ -230,3 +230,17 @@ fn script_for_many_problems_at_once_is_ordered_and_never_contradicts_itself() {
         seen.push(key);
     }
 }
+
+#[test]
+fn a_revoke_runs_before_the_grant_even_when_another_finding_brought_the_grant_first() {
+    // REVOKE clears grants too: REVOKE after GRANT would leave the login without CONNECT.
+    let grant = FixStep::sql("SQL1", Phase::GrantConnect, statements::grant_connect("Hadr_endpoint", "CONTOSO\\svc_sql").unwrap());
+    let revoke = FixStep::sql("SQL1", Phase::GrantConnect, statements::revoke_connect("Hadr_endpoint", "CONTOSO\\svc_sql").unwrap());
+    let from_log = finding("errorlog.connect_permission@SQL1/CONTOSO\\svc_sql", vec![grant.clone()]);
+    let denied = finding("accounts.connect_denied@SQL1/CONTOSO\\svc_sql", vec![revoke, grant]);
+    let script = render(&[&from_log, &denied], &SOURCE);
+    let revoke_at = script.find("REVOKE CONNECT").expect(&script);
+    let grant_at = script.find("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO").expect(&script);
+    assert!(revoke_at < grant_at, "{script}");
+    assert_eq!(script.matches("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO").count(), 1, "{script}");
+}

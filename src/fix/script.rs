@@ -53,9 +53,15 @@ pub fn render(findings: &[&Finding], source: &ScriptSource<'_>) -> String {
             }
         }
     }
-    // Stable sort: within a phase and target, findings keep their report order.
+    // Stable sort: within a phase and target, findings keep their report order, except that a
+    // REVOKE (which removes grants as well as denies) always precedes the GRANTs it makes way for.
+    let is_grant_after_revoke = |e: &Entry<'_>| !e.step.text.starts_with("REVOKE ");
     entries.sort_by(|a, b| {
-        (a.step.phase, a.step.target.to_lowercase()).cmp(&(b.step.phase, b.step.target.to_lowercase()))
+        (a.step.phase, a.step.target.to_lowercase(), is_grant_after_revoke(a)).cmp(&(
+            b.step.phase,
+            b.step.target.to_lowercase(),
+            is_grant_after_revoke(b),
+        ))
     });
 
     let mut out = String::new();
