@@ -99,6 +99,8 @@ fn disconnected_async_replica_with_a_timeout_is_a_soft_warning() {
     assert_eq!(f.evidence["error_class"], json!("soft"));
     assert!(f.message.contains("asynchronous-commit") && f.message.contains("soft error"), "{}", f.message);
     assert!(f.evidence["see_checks"].as_array().unwrap().contains(&json!("network.unreachable")));
+    // The seed's last resort when the endpoint is started but the replicas do not talk.
+    assert!(f.remediation.contains("STATE = STOPPED, then STATE = STARTED"), "{}", f.remediation);
 }
 
 #[test]

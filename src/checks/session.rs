@@ -327,7 +327,9 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     "Fix the cause the last connect error points to ({}), then confirm on the primary that \
                      connected_state_desc returns to CONNECTED. Look at the findings of: {see}. Check the error log \
                      of both replicas around the time of the error (35201/35206 time-outs, 28034 handshake \
-                     failures, 1418).",
+                     failures, 1418). If nothing explains it (both endpoints STARTED and listening, logins with \
+                     CONNECT, the port open), stop and restart the database mirroring endpoint on both replicas: \
+                     ALTER ENDPOINT [<name>] STATE = STOPPED, then STATE = STARTED.",
                     class.meaning
                 ))
                 .emit();
