@@ -61,8 +61,8 @@ const ENTRIES: &[Entry] = &[
             ("The secondary allows read connections (ALLOW_CONNECTIONS = READ_ONLY or ALL).", &["routing.target_not_readable"]),
             ("Data movement for the database is not suspended.", &["health.suspended", "health.synchronization"]),
             (
-                "Read-only routing sends ReadOnly connections to readable secondaries: a listener, a routing list, and a routing URL on every target.",
-                &["listener.missing_for_routing", "routing.no_list", "routing.url_missing"],
+                "Read-only routing sends ReadOnly connections to readable secondaries: a listener, a routing list, and a routing URL on every target that names that target's own machine.",
+                &["listener.missing_for_routing", "routing.no_list", "routing.url_missing", "routing.url_wrong_host"],
             ),
         ],
     },
@@ -73,6 +73,7 @@ const ENTRIES: &[Entry] = &[
         meaning: "The server network address in the endpoint URL (TCP://host:port) cannot be reached or does not exist: the host name is wrong or does not resolve, nothing listens on the port, a firewall blocks it, or the endpoint refuses the partner's login.",
         steps: &[
             ("The endpoint URL names the replica's own host in the recommended form (FQDN) and a well-formed TCP://host:port.", ENDPOINT_URL_FORM),
+            ("The replica's host was not renamed under SQL Server (the AG would still look for the old name).", &["session.server_renamed"]),
             ("The host name resolves from the other replicas.", &["network.name_resolution"]),
             ("Each replica has a database mirroring endpoint, STARTED, with role ALL or PARTNER.", ENDPOINT_EXISTS),
             (
@@ -124,8 +125,8 @@ const ENTRIES: &[Entry] = &[
         steps: &[
             ("Every routing URL is TCP://host:port.", &["routing.url_malformed"]),
             (
-                "Its port is the target's SQL Server (TSQL) port, not the mirroring endpoint port, and its host an FQDN.",
-                &["routing.url_port_not_tsql", "routing.url_mirroring_port", "routing.url_not_fqdn"],
+                "Its port is the target's SQL Server (TSQL) port, not the mirroring endpoint port, and its host the target's own FQDN.",
+                &["routing.url_port_not_tsql", "routing.url_mirroring_port", "routing.url_not_fqdn", "routing.url_wrong_host"],
             ),
         ],
     },
@@ -266,7 +267,13 @@ const ENTRIES: &[Entry] = &[
             ),
             (
                 "Ensure the endpoint is defined so it matches the IP/port the AG uses (endpoint_url vs the endpoint's port).",
-                &["endpoint.port_mismatch", "endpoint_url.malformed", "endpoint_url.wrong_host", "endpoint_url.loopback"],
+                &[
+                    "endpoint.port_mismatch",
+                    "endpoint_url.missing",
+                    "endpoint_url.malformed",
+                    "endpoint_url.wrong_host",
+                    "endpoint_url.loopback",
+                ],
             ),
             (
                 "Check that the (network) service account has CONNECT permission on the endpoint.",
@@ -279,7 +286,7 @@ const ENTRIES: &[Entry] = &[
                     "errorlog.connect_permission",
                 ],
             ),
-            ("Check for name resolution issues.", &["network.name_resolution", "endpoint_url.netbios"]),
+            ("Check for name resolution issues.", &["network.name_resolution", "endpoint_url.netbios", "session.server_renamed"]),
             ("Ensure SQL Server runs a recent build (preferably the latest).", &["build.outdated", "build.mixed_versions"]),
         ],
     },
@@ -340,6 +347,7 @@ mod tests {
         assert!(e.steps[3].checks.contains(&"endpoint.port_mismatch"));
         assert!(e.steps[4].checks.contains(&"accounts.connect_missing"));
         assert!(e.steps[5].checks.contains(&"network.name_resolution"));
+        assert!(e.steps[5].checks.contains(&"session.server_renamed"));
         assert_eq!(e.steps[6].checks, vec!["build.outdated", "build.mixed_versions"]);
     }
 
@@ -352,6 +360,7 @@ mod tests {
         for id in [
             "endpoint_url.wrong_host",
             "network.name_resolution",
+            "session.server_renamed",
             "endpoint.not_started",
             "endpoint.port_mismatch",
             "network.unreachable",

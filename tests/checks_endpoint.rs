@@ -58,6 +58,20 @@ fn healthy_example_passes_every_endpoint_check() {
 // ----- endpoint.missing ---------------------------------------------------------------------------
 
 #[test]
+fn created_endpoint_is_owned_by_sa_under_its_current_name_not_by_whoever_runs_the_script() {
+    let mut snap = healthy();
+    rows_mut(&mut snap, "SQL3", DMEP).clear();
+    remove_where(&mut snap, "SQL3", "tcp_endpoints", mirroring);
+    remove_where(&mut snap, "SQL3", "endpoints", mirroring);
+    set_where(&mut snap, "SQL3", "server_principals", |p| p.int("principal_id") == Some(1), "name", json!("sqladmin"));
+    let report = run(snap);
+    let f = single(&report, "endpoint.missing");
+    let create = &f.fix_steps[0].text;
+    assert!(create.contains("CREATE ENDPOINT [Hadr_endpoint] AUTHORIZATION [sqladmin] AS TCP (LISTENER_PORT = 5022)"), "{create}");
+    assert!(f.remediation.contains("AUTHORIZATION [sqladmin]"), "{}", f.remediation);
+}
+
+#[test]
 fn replica_without_an_endpoint_gets_create_and_start_on_the_urls_port() {
     let mut snap = healthy();
     rows_mut(&mut snap, "SQL3", DMEP).clear();
@@ -78,7 +92,7 @@ fn replica_without_an_endpoint_gets_create_and_start_on_the_urls_port() {
     assert_eq!(
         f.fix.as_deref(),
         Some(
-            "IF NOT EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints) CREATE ENDPOINT [Hadr_endpoint] AS TCP (LISTENER_PORT = 5023) \
+            "IF NOT EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints) CREATE ENDPOINT [Hadr_endpoint] AUTHORIZATION [sa] AS TCP (LISTENER_PORT = 5023) \
              FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = WINDOWS NEGOTIATE, ENCRYPTION = REQUIRED ALGORITHM AES);\n\
              IF (SELECT state FROM sys.endpoints WHERE name = N'Hadr_endpoint') <> 0 ALTER ENDPOINT [Hadr_endpoint] STATE = STARTED;"
         )

@@ -15,6 +15,7 @@ const CHECKS: &[&str] = &[
     "routing.url_mirroring_port",
     "routing.url_port_not_tsql",
     "routing.url_not_fqdn",
+    "routing.url_wrong_host",
     "routing.url_unreachable",
     "routing.no_list",
 ];
@@ -382,4 +383,73 @@ fn missing_routing_lists_are_not_evaluated_with_the_reason() {
         assert_eq!(result.status, CheckStatus::NotEvaluated, "{check}");
         assert!(result.reason.as_deref().unwrap().contains("availability_read_only_routing_lists"), "{:?}", result.reason);
     }
+}
+
+#[test]
+fn routing_url_copied_from_another_replica_is_an_error_with_the_replicas_own_url() {
+    let mut snap = healthy();
+    set_replica(&mut snap, "SQL3", "read_only_routing_url", json!("TCP://sql2.contoso.com:1433"));
+    let report = run(snap);
+    let f = single(&report, "routing.url_wrong_host");
+    assert_severity(f, Severity::Error);
+    assert_eq!(f.instance.as_deref(), Some("SQL3"));
+    assert_eq!(f.replica.as_deref(), Some("SQL3"));
+    assert!(f.message.contains("TCP://sql2.contoso.com:1433"), "{}", f.message);
+    assert!(f.message.contains("machine of replica SQL2"), "{}", f.message);
+    assert!(f.message.contains("SQL1 (priority 1) and SQL2 (priority 1)"), "{}", f.message);
+    assert_eq!(f.evidence["other_replica"], json!("SQL2"));
+    assert_eq!(f.evidence["machine"]["name"], json!("SQL3"));
+    assert_eq!(f.evidence["machine"]["server_properties"]["MachineName"], json!("SQL3"));
+    let step = sql_fix(f);
+    assert_eq!((step.target.as_str(), step.phase), ("SQL1", Phase::RoutingUrl));
+    assert_eq!(
+        step.text,
+        "ALTER AVAILABILITY GROUP [AG1] MODIFY REPLICA ON N'SQL3' WITH (SECONDARY_ROLE (READ_ONLY_ROUTING_URL = N'TCP://sql3.contoso.com:1433'));",
+        "the proposal must not repeat the wrong host"
+    );
+    // The URL is otherwise well formed: no other routing check reports it.
+    for other in ["routing.url_malformed", "routing.url_not_fqdn", "routing.url_port_not_tsql", "routing.url_mirroring_port"] {
+        assert_none(&report, other);
+    }
+}
+
+#[test]
+fn routing_url_naming_an_unknown_host_is_a_warning_that_allows_for_a_cname() {
+    let mut snap = healthy();
+    set_replica(&mut snap, "SQL2", "read_only_routing_url", json!("TCP://sqlread.contoso.com:1433"));
+    let report = run(snap);
+    let f = single(&report, "routing.url_wrong_host");
+    assert_severity(f, Severity::Warning);
+    assert_eq!(f.instance.as_deref(), Some("SQL2"));
+    assert!(f.message.contains("CNAME"), "{}", f.message);
+    assert!(f.evidence.get("other_replica").is_none(), "{}", f.evidence);
+    assert_eq!(f.evidence["host"], json!("sqlread.contoso.com"));
+    assert!(sql_fix(f).text.contains("N'TCP://sql2.contoso.com:1433'"), "{}", sql_fix(f).text);
+}
+
+#[test]
+fn routing_url_naming_the_replica_in_any_case_or_by_its_node_name_is_not_a_wrong_host() {
+    let mut snap = healthy();
+    set_replica(&mut snap, "SQL3", "read_only_routing_url", json!("TCP://SQL3.CONTOSO.COM:1433"));
+    // A standalone instance whose physical NetBIOS name differs (renamed host alias): the node name is fine.
+    set_where(&mut snap, "SQL2", "server_properties", |_| true, "ComputerNamePhysicalNetBIOS", json!("SQL2NODE"));
+    set_replica(&mut snap, "SQL2", "read_only_routing_url", json!("TCP://sql2node.contoso.com:1433"));
+    // An IP is routing.url_not_fqdn's business, not a wrong host.
+    set_replica(&mut snap, "SQL1", "read_only_routing_url", json!("TCP://10.0.0.11:1433"));
+    let report = run(snap);
+    assert_none(&report, "routing.url_wrong_host");
+    assert_eq!(status_of(&report, "routing.url_wrong_host"), CheckStatus::Pass);
+    assert_eq!(single(&report, "routing.url_not_fqdn").instance.as_deref(), Some("SQL1"));
+}
+
+#[test]
+fn routing_url_of_an_fci_naming_its_current_node_is_a_warning() {
+    let mut snap = healthy();
+    set_where(&mut snap, "SQL3", "server_properties", |_| true, "IsClustered", json!(1));
+    set_where(&mut snap, "SQL3", "server_properties", |_| true, "ComputerNamePhysicalNetBIOS", json!("NODE3A"));
+    set_replica(&mut snap, "SQL3", "read_only_routing_url", json!("TCP://node3a.contoso.com:1433"));
+    let report = run(snap);
+    let f = single(&report, "routing.url_wrong_host");
+    assert_severity(f, Severity::Warning);
+    assert!(f.message.contains("failover cluster instance"), "{}", f.message);
 }

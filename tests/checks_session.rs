@@ -27,7 +27,7 @@ fn disconnect_on_primary(snap: &mut agdiag::Snapshot, replica: &'static str, num
 #[test]
 fn healthy_example_passes_every_session_check() {
     let report = run(healthy());
-    assert_all_pass(&report, &["session.timeout_too_short", "session.replica_disconnected"]);
+    assert_all_pass(&report, &["session.timeout_too_short", "session.replica_disconnected", "session.server_renamed"]);
 }
 
 #[test]
@@ -99,6 +99,8 @@ fn disconnected_async_replica_with_a_timeout_is_a_soft_warning() {
     assert_eq!(f.evidence["error_class"], json!("soft"));
     assert!(f.message.contains("asynchronous-commit") && f.message.contains("soft error"), "{}", f.message);
     assert!(f.evidence["see_checks"].as_array().unwrap().contains(&json!("network.unreachable")));
+    // The seed's last resort when the endpoint is started but the replicas do not talk.
+    assert!(f.remediation.contains("STATE = STOPPED, then STATE = STARTED"), "{}", f.remediation);
 }
 
 #[test]
@@ -154,4 +156,75 @@ fn classification_follows_the_seed() {
     assert_eq!(classify(None, Some("The remote host refused the connection")).kind, FailureKind::Hard);
     assert_eq!(classify(None, Some("Session timed out")).kind, FailureKind::Soft);
     assert_eq!(classify(None, None).kind, FailureKind::Unknown);
+}
+
+/// SQL3's Windows computer was renamed to SQL3NEW; SQL Server still registers itself as SQL3.
+fn rename_sql3_host(snap: &mut agdiag::Snapshot) {
+    for column in ["ServerName", "MachineName", "ComputerNamePhysicalNetBIOS"] {
+        set_where(snap, "SQL3", "server_properties", |_| true, column, json!("SQL3NEW"));
+    }
+}
+
+#[test]
+fn renamed_host_of_a_replica_is_an_error_with_remove_rename_and_re_add_steps() {
+    let mut snap = healthy();
+    rename_sql3_host(&mut snap);
+    let report = run(snap);
+    let f = single(&report, "session.server_renamed");
+    assert_severity(f, Severity::Error);
+    assert_eq!(f.instance.as_deref(), Some("SQL3NEW"));
+    assert_eq!(f.availability_group.as_deref(), Some("AG1"));
+    assert_eq!(f.replica.as_deref(), Some("SQL3"));
+    assert!(f.message.contains("ServerName') is SQL3NEW") && f.message.contains("@@SERVERNAME is still SQL3"), "{}", f.message);
+    assert!(f.message.contains("availability group(s) AG1"), "{}", f.message);
+    assert_eq!(f.evidence["server_properties"]["@@SERVERNAME"], json!("SQL3"));
+    assert_eq!(f.evidence["availability_replicas"][0]["replica_server_name"], json!("SQL3"));
+    assert!(f.fix.is_none(), "removing a replica and renaming are manual");
+    let texts: Vec<(&str, &str)> = f.fix_steps.iter().map(|s| (s.target.as_str(), s.text.as_str())).collect();
+    assert_eq!(texts.len(), 3, "{texts:#?}");
+    assert_eq!(texts[0].0, "SQL1");
+    assert!(texts[0].1.contains("ALTER AVAILABILITY GROUP [AG1] REMOVE REPLICA ON N'SQL3';"), "{}", texts[0].1);
+    assert_eq!(texts[1], ("SQL3NEW", "EXEC sp_dropserver N'SQL3'; EXEC sp_addserver N'SQL3NEW', 'local'; then restart the SQL Server service."));
+    assert!(texts[2].0 == "SQL1" && texts[2].1.contains("add the replica back as N'SQL3NEW'"), "{}", texts[2].1);
+    assert!(f.fix_steps.iter().all(|s| s.manual && s.phase == Phase::Prerequisite));
+}
+
+#[test]
+fn replica_recorded_under_the_old_name_after_sp_addserver_is_still_reported() {
+    let mut snap = healthy();
+    rename_sql3_host(&mut snap);
+    set_where(&mut snap, "SQL3", "server_properties", |_| true, "@@SERVERNAME", json!("SQL3NEW"));
+    let report = run(snap);
+    let f = single(&report, "session.server_renamed");
+    assert_severity(f, Severity::Error);
+    assert!(f.message.contains("still recorded as SQL3"), "{}", f.message);
+    assert!(!f.fix_steps.iter().any(|s| s.text.contains("sp_dropserver")), "the local name is already right");
+}
+
+#[test]
+fn renamed_host_without_a_replica_is_a_warning() {
+    let mut snap = healthy();
+    rename_sql3_host(&mut snap);
+    for key in ["availability_groups", "availability_replicas", "dm_hadr_availability_replica_states"] {
+        rows_mut(&mut snap, "SQL3", key).clear();
+    }
+    // The primary still lists SQL3; make the AG forget it so SQL3 hosts nothing.
+    for server in ["SQL1", "SQL2"] {
+        remove_where(&mut snap, server, "availability_replicas", is_name("replica_server_name", "SQL3"));
+    }
+    let report = run(snap);
+    let f = single(&report, "session.server_renamed");
+    assert_severity(f, Severity::Warning);
+    assert_eq!(f.fix_steps.len(), 1);
+    assert!(f.fix_steps[0].text.starts_with("EXEC sp_dropserver N'SQL3';"), "{}", f.fix_steps[0].text);
+}
+
+#[test]
+fn names_that_differ_only_in_case_or_a_missing_servername_column_are_not_a_rename() {
+    let mut snap = healthy();
+    set_where(&mut snap, "SQL2", "server_properties", |_| true, "@@SERVERNAME", json!("sql2"));
+    set_where(&mut snap, "SQL3", "server_properties", |_| true, "@@SERVERNAME", json!(null));
+    let report = run(snap);
+    assert_none(&report, "session.server_renamed");
+    assert_eq!(status_of(&report, "session.server_renamed"), CheckStatus::Pass);
 }

@@ -321,6 +321,13 @@ fn missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         } else {
             ""
         };
+        // sa (principal_id 1, possibly renamed) owns it, as endpoint.owner recommends.
+        let owner = inst
+            .rows_or_empty(keys::SERVER_PRINCIPALS)
+            .iter()
+            .find(|p| p.int("principal_id") == Some(1))
+            .and_then(|p| p.str("name"))
+            .unwrap_or("sa");
         scope(run.finding(severity, DEFAULT_ENDPOINT), &host, target)
             .message(format!(
                 "{} {} but has no database mirroring endpoint (sys.database_mirroring_endpoints returns no row). The \
@@ -336,7 +343,8 @@ fn missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             }))
             .remediation(format!(
                 "Create the endpoint [{DEFAULT_ENDPOINT}] on {port_why}, with ROLE = ALL, Windows Negotiate \
-                 authentication and AES encryption (the wizard's defaults), then start it (CREATE ENDPOINT leaves it \
+                 authentication and AES encryption (the wizard's defaults) and AUTHORIZATION [{owner}] (otherwise \
+                 whoever runs the script owns it, see endpoint.owner), then start it (CREATE ENDPOINT leaves it \
                  STOPPED) and grant CONNECT on it to the partners' service accounts (see the accounts checks). Allow \
                  the port through the firewall.{cert_note}"
             ))
@@ -344,7 +352,7 @@ fn missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 sql_or_manual(
                     target,
                     Phase::CreateEndpoint,
-                    statements::create_mirroring_endpoint(DEFAULT_ENDPOINT, port),
+                    statements::create_mirroring_endpoint(DEFAULT_ENDPOINT, owner, port),
                     "create the endpoint",
                     DEFAULT_ENDPOINT,
                 ),

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Check, CheckInfo, CheckRun, Ctx};
+use super::{Check, CheckInfo, CheckRun, Ctx, endpoint_url};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
 use crate::routing_simulation::{
@@ -103,6 +103,18 @@ pub const CHECKS: &[Check] = &[
             seed: "troubleshoot-ag-configuration: Read-Only Routing is Not Working Correctly, step 7",
         },
         run: url_not_fqdn,
+    },
+    Check {
+        info: CheckInfo {
+            id: "routing.url_wrong_host",
+            category: Category::Routing,
+            title: "READ_ONLY_ROUTING_URL names a different machine than the replica",
+            description: "The first label of the routing URL's host is neither the replica's MachineName (for a failover cluster instance, its virtual network name) nor its ComputerNamePhysicalNetBIOS. Clients routed to this replica are sent to whatever that name resolves to: typically another replica whose URL was copied (so read-intent load lands on the wrong server, possibly the primary), or nothing. A DNS alias (CNAME) for the right machine is the only case where this works.",
+            needs: &[keys::AVAILABILITY_REPLICAS, keys::SERVER_PROPERTIES],
+            related_errors: &[],
+            seed: "troubleshoot-ag-configuration: Read-Only Routing is Not Working Correctly, step 7 (the correct FQDN), step 5 (compare to the endpoint URL)",
+        },
+        run: url_wrong_host,
     },
     Check {
         info: CheckInfo {
@@ -304,12 +316,14 @@ fn pick_tsql_port(tsql: &[&Row], current: Option<u16>) -> Option<u16> {
 /// The replica's FQDN: from its current routing URL or endpoint URL when either names one, else its
 /// machine name plus the DNS suffix every other FQDN in the AG shares.
 fn replica_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, replica: &ReplicaView<'_>) -> Option<String> {
+    let machine = endpoint_url::machine_of(ctx, replica).name;
+    // A URL that names another machine (routing.url_wrong_host) must not propose its own host again.
     let url_host = |column: &str| {
         replica
             .row
             .str(column)
             .and_then(|u| TcpUrl::parse(u).ok())
-            .filter(|u| u.host_kind() == HostKind::Fqdn)
+            .filter(|u| u.host_kind() == HostKind::Fqdn && u.first_label().eq_ignore_ascii_case(&machine))
             .map(|u| u.host.trim_end_matches('.').to_string())
     };
     if let Some(host) = url_host("read_only_routing_url").or_else(|| url_host("endpoint_url")) {
@@ -327,12 +341,7 @@ fn replica_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, replica: &ReplicaView<'_>) -> Op
     suffixes.sort();
     suffixes.dedup();
     let [suffix] = suffixes.as_slice() else { return None };
-    let machine = ctx
-        .instance_named(replica.server_name)
-        .and_then(|i| i.properties())
-        .and_then(|p| p.str("MachineName"))
-        .unwrap_or_else(|| replica.server_name.split('\\').next().unwrap_or(replica.server_name));
-    (host_kind(machine) == HostKind::SingleLabel).then(|| format!("{}.{suffix}", machine.to_ascii_lowercase()))
+    (host_kind(&machine) == HostKind::SingleLabel).then(|| format!("{}.{suffix}", machine.to_ascii_lowercase()))
 }
 
 /// The URL AgDiag proposes for `replica`: its FQDN and its TSQL port; `Err` says what is unknown.
@@ -706,6 +715,104 @@ fn url_not_fqdn(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     "proposed_url": proposed,
                 }))
                 .remediation(format!("On the primary, set {name}'s READ_ONLY_ROUTING_URL to TCP://<{name}'s FQDN>:{}.", url.port))
+                .fix(fix)
+                .emit();
+        }
+    }
+}
+
+fn url_wrong_host(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
+    let ips = listener_ips(ctx);
+    for lists in ags_for_urls(ctx, run) {
+        let ag = lists.ag;
+        if ag.row.bit("is_distributed") == Some(true) {
+            continue; // a distributed AG's replicas are member AGs, not machines
+        }
+        for replica in &ag.replicas {
+            let Some(url) = routing_url(replica).and_then(|u| TcpUrl::parse(u).ok()) else { continue };
+            // IP and loopback hosts are routing.url_not_fqdn's; only names can name the wrong machine.
+            if !matches!(url.host_kind(), HostKind::Fqdn | HostKind::SingleLabel) {
+                continue;
+            }
+            let name = replica.server_name;
+            // The replica's MachineName, or the machine part of replica_server_name when it was not collected.
+            let machine = endpoint_url::machine_of(ctx, replica);
+            let label = url.first_label();
+            if label.eq_ignore_ascii_case(&machine.name) {
+                continue;
+            }
+            let physical_match = machine.physical.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(label));
+            if physical_match && !machine.fci {
+                continue;
+            }
+            let other = ag
+                .replicas
+                .iter()
+                .filter(|o| o.replica_id != replica.replica_id)
+                .find(|o| endpoint_url::machine_of(ctx, o).name.eq_ignore_ascii_case(label));
+            let (severity, why) = if physical_match {
+                (
+                    Severity::Warning,
+                    format!(
+                        "{name} is a failover cluster instance and {label} is the node it currently runs on, not its \
+                         virtual network name {}: after an FCI failover routed clients go to the old node.",
+                        machine.name
+                    ),
+                )
+            } else if let Some(o) = other {
+                let target = o.server_name;
+                let is_primary = primary_name(ag).is_some_and(|p| p.eq_ignore_ascii_case(target));
+                (
+                    severity_for(&lists, replica),
+                    format!(
+                        "{label} is the machine of replica {target} of the same availability group: clients routed to \
+                         {name} land on {target}{}, so {name} never receives read-intent connections and the load is \
+                         not spread as the routing lists say.",
+                        if is_primary { " (the primary)" } else { "" }
+                    ),
+                )
+            } else {
+                (
+                    Severity::Warning,
+                    format!(
+                        "Unless {} is a DNS alias (CNAME) for {}, routed clients connect to another machine or to \
+                         nothing.",
+                        url.host, machine.name
+                    ),
+                )
+            };
+            let (fix, proposed) = url_fix(ctx, ag, replica, &ips);
+            let mut evidence = json!({
+                "availability_replicas": replica_evidence(replica),
+                "host": url.host,
+                "machine": {
+                    "name": machine.name,
+                    "server_properties": machine.props.as_ref().map(|p| p.pick(&["ServerName", "MachineName", "ComputerNamePhysicalNetBIOS", "IsClustered"])),
+                },
+                "availability_read_only_routing_lists": list_evidence(&lists.naming(replica)),
+                "proposed_url": proposed,
+            });
+            if let Some(o) = other {
+                evidence["other_replica"] = json!(o.server_name);
+            }
+            run.finding(severity, ag.name)
+                .instance(name)
+                .ag(ag.name)
+                .replica(name)
+                .message(format!(
+                    "{name}'s read_only_routing_url in availability group {} is {url}, but {name}'s machine name is {}. \
+                     {why}{}{}",
+                    ag.name,
+                    machine.name,
+                    latent_note(&lists, replica),
+                    proposal_text(&proposed)
+                ))
+                .evidence(evidence)
+                .remediation(format!(
+                    "On the primary, set {name}'s READ_ONLY_ROUTING_URL to TCP://<{name}'s FQDN>:<its TSQL port>. \
+                     Compare with [System.Net.Dns]::GetHostEntry($env:COMPUTERNAME).HostName on {}.",
+                    machine.name
+                ))
                 .fix(fix)
                 .emit();
         }

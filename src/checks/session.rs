@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
-use crate::fix::statements;
+use crate::fix::{statements, tsql};
 use crate::snapshot::{Instance, Row, keys};
 use crate::topology::{AgView, ReplicaView, guid};
 
@@ -45,6 +45,18 @@ pub const CHECKS: &[Check] = &[
             seed: "session-failures-between-replicas: Failures Due to Hard Errors; Failures Due to Soft Errors; troubleshoot-ag-configuration: Join Database Fails (35250) step 3",
         },
         run: replica_disconnected,
+    },
+    Check {
+        info: CheckInfo {
+            id: "session.server_renamed",
+            category: Category::Session,
+            title: "Windows server was renamed under SQL Server",
+            description: "SERVERPROPERTY('ServerName') (built from the current Windows computer name) differs from @@SERVERNAME (the name SQL Server registered at setup or with sp_addserver), or the instance's local availability replica is recorded under a name that is neither: the Windows server was renamed. Availability groups keep the old replica name, endpoint URL and cluster node name, so partners looking for the old name reach nothing (a hard error); renaming a computer that hosts a replica is not supported without removing the replica first.",
+            needs: &[keys::SERVER_PROPERTIES, keys::DM_HADR_AVAILABILITY_REPLICA_STATES, keys::AVAILABILITY_REPLICAS],
+            related_errors: &[1418, 35201],
+            seed: "session-failures-between-replicas: Failures Due to Hard Errors (a Windows-based server is renamed)",
+        },
+        run: server_renamed,
     },
 ];
 
@@ -315,10 +327,152 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     "Fix the cause the last connect error points to ({}), then confirm on the primary that \
                      connected_state_desc returns to CONNECTED. Look at the findings of: {see}. Check the error log \
                      of both replicas around the time of the error (35201/35206 time-outs, 28034 handshake \
-                     failures, 1418).",
+                     failures, 1418). If nothing explains it (both endpoints STARTED and listening, logins with \
+                     CONNECT, the port open), stop and restart the database mirroring endpoint on both replicas: \
+                     ALTER ENDPOINT [<name>] STATE = STOPPED, then STATE = STARTED.",
                     class.meaning
                 ))
                 .emit();
         }
+    }
+}
+
+/// The instance's own replicas: its `is_local` replica-state rows joined to its `availability_replicas`
+/// (optional evidence: an instance without them simply has none).
+fn local_replicas(inst: &Instance) -> Vec<&Row> {
+    let replicas = inst.rows_or_empty(keys::AVAILABILITY_REPLICAS);
+    inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES)
+        .iter()
+        .filter(|state| state.bit("is_local") == Some(true))
+        .filter_map(|state| {
+            let id = guid(state, "replica_id")?;
+            replicas.iter().find(|r| guid(r, "replica_id").as_deref() == Some(id.as_str()))
+        })
+        .collect()
+}
+
+fn server_renamed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
+    for inst in ctx.instances() {
+        let Some(rows) = run.rows(inst, keys::SERVER_PROPERTIES) else { continue };
+        let Some(props) = rows.first() else { continue };
+        let current = props.str("ServerName").map(str::trim).filter(|n| !n.is_empty());
+        let registered = props.str("@@SERVERNAME").map(str::trim).filter(|n| !n.is_empty());
+        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        let names_differ = matches!((current, registered), (Some(c), Some(r)) if !same(c, r));
+        let local = local_replicas(inst);
+        let stale: Vec<&Row> = local
+            .iter()
+            .copied()
+            .filter(|r| {
+                r.str("replica_server_name").is_some_and(|n| {
+                    !current.is_some_and(|c| same(c, n)) && !registered.is_some_and(|g| same(g, n))
+                })
+            })
+            .collect();
+        if !names_differ && stale.is_empty() {
+            continue;
+        }
+        let name = inst.name();
+        // The name the availability groups know this instance by.
+        let old = stale
+            .first()
+            .and_then(|r| r.str("replica_server_name"))
+            .or(if names_differ { registered } else { None })
+            .unwrap_or(name);
+        let new = current.unwrap_or(name);
+        let ag_of = |replica: &Row| {
+            let group = guid(replica, "group_id");
+            ctx.topology.ags.iter().find(|ag| group.is_some() && group.as_deref() == Some(ag.group_id.as_str()))
+        };
+        let hosted: Vec<&Row> = if local.is_empty() {
+            // No local state rows: fall back to the replicas the merged picture matched to this instance.
+            ctx.topology
+                .ags
+                .iter()
+                .flat_map(|ag| ag.replicas.iter())
+                .filter(|r| r.instance.is_some_and(|i| std::ptr::eq(&ctx.snapshot.instances[i], inst)))
+                .map(|r| r.row)
+                .collect()
+        } else {
+            local.clone()
+        };
+        let ag_names: Vec<&str> = hosted.iter().filter_map(|r| ag_of(r).map(|ag| ag.name)).collect();
+        let severity = if hosted.is_empty() { Severity::Warning } else { Severity::Error };
+        let what = if names_differ {
+            format!(
+                "SERVERPROPERTY('ServerName') is {new} (the Windows computer name now) but @@SERVERNAME is still {}",
+                registered.unwrap_or("?")
+            )
+        } else {
+            format!("the instance is now named {new}, but its local availability replica is still recorded as {old}")
+        };
+        let consequence = if hosted.is_empty() {
+            " It hosts no availability replica yet; fix the name before creating one, or the AG records the old name."
+                .to_string()
+        } else {
+            format!(
+                " It hosts a replica of availability group(s) {}: the AG, its endpoint URL and the cluster still know \
+                 the replica as {old}, so partners that look for {old} reach nothing (a hard error: error 1418, \
+                 connection timeouts 35201) and management by the new name fails.",
+                if ag_names.is_empty() { "?".to_string() } else { ag_names.join(", ") }
+            )
+        };
+        // Removal and re-adding run on each AG's primary; the rename itself on this instance.
+        let mut steps: Vec<FixStep> = Vec::new();
+        let mut re_add: Vec<FixStep> = Vec::new();
+        for replica in &hosted {
+            let (Some(ag), Some(replica_name)) = (ag_of(replica), replica.str("replica_server_name")) else { continue };
+            let primary = ag.primary.as_deref().unwrap_or(ag.name);
+            let remove = match tsql::ident(ag.name) {
+                Some(ag_ident) => format!("ALTER AVAILABILITY GROUP {ag_ident} REMOVE REPLICA ON {};", tsql::literal(replica_name)),
+                None => "ALTER AVAILABILITY GROUP <ag> REMOVE REPLICA ON N'<replica>';".to_string(),
+            };
+            steps.push(FixStep::manual(
+                primary,
+                Phase::Prerequisite,
+                format!("On the primary of {}, remove the renamed host's replica first: {remove}", tsql::comment(ag.name)),
+            ));
+            re_add.push(FixStep::manual(
+                primary,
+                Phase::Prerequisite,
+                format!(
+                    "After the rename is complete and the cluster knows the node by its new name, add the replica back \
+                     as {} with an ENDPOINT_URL naming the new host (ALTER AVAILABILITY GROUP ... ADD REPLICA ON ...), \
+                     then join its databases. Or rename the computer back to {}.",
+                    tsql::literal(new),
+                    tsql::comment(old)
+                ),
+            ));
+        }
+        if names_differ {
+            steps.push(FixStep::manual(
+                name,
+                Phase::Prerequisite,
+                format!(
+                    "EXEC sp_dropserver {}; EXEC sp_addserver {}, 'local'; then restart the SQL Server service.",
+                    tsql::literal(registered.unwrap_or(old)),
+                    tsql::literal(new)
+                ),
+            ));
+        }
+        steps.extend(re_add);
+        let mut draft = run.finding(severity, name).instance(name);
+        if let Some(first) = ag_names.first() {
+            draft = draft.ag(*first).replica(old);
+        }
+        draft
+            .message(format!("On {name}, {what}: the Windows server was renamed under SQL Server.{consequence}"))
+            .evidence(json!({
+                "server_properties": props.pick(&["ServerName", "@@SERVERNAME", "MachineName", "ComputerNamePhysicalNetBIOS", "InstanceName"]),
+                "availability_replicas": hosted.iter().map(|r| r.pick(&["group_id", "replica_id", "replica_server_name", "endpoint_url"])).collect::<Vec<_>>(),
+            }))
+            .remediation(
+                "Renaming a computer that hosts an availability replica is not supported in place. Remove the replica \
+                 from its availability group, update SQL Server's own name (sp_dropserver the old name, sp_addserver the \
+                 new one as 'local', restart), then add the replica back under the new name with an endpoint URL that \
+                 names the new host. Alternatively rename the computer back.",
+            )
+            .fixes(steps)
+            .emit();
     }
 }

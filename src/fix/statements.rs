@@ -61,13 +61,16 @@ pub fn modify_replica(ag: &str, replica: &str, option: &str) -> Option<String> {
 }
 
 /// Creates the instance's database mirroring endpoint unless it has one (only one can exist), with
-/// the wizard's settings: Windows Negotiate authentication, AES required, role ALL. CREATE ENDPOINT
-/// leaves it STOPPED: callers add `start_endpoint`.
-pub fn create_mirroring_endpoint(endpoint: &str, port: u16) -> Option<String> {
+/// the wizard's settings: Windows Negotiate authentication, AES required, role ALL. It is owned by
+/// `owner` (sa): without AUTHORIZATION whoever runs the script would own it, the endpoint
+/// ownership problem (error 15141) the seed warns about. CREATE ENDPOINT leaves it STOPPED:
+/// callers add `start_endpoint`.
+pub fn create_mirroring_endpoint(endpoint: &str, owner: &str, port: u16) -> Option<String> {
     Some(format!(
-        "IF NOT EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints) CREATE ENDPOINT {} AS TCP (LISTENER_PORT = {port}) \
+        "IF NOT EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints) CREATE ENDPOINT {} AUTHORIZATION {} AS TCP (LISTENER_PORT = {port}) \
          FOR DATABASE_MIRRORING (ROLE = ALL, AUTHENTICATION = WINDOWS NEGOTIATE, ENCRYPTION = REQUIRED ALGORITHM AES);",
-        ident(endpoint)?
+        ident(endpoint)?,
+        ident(owner)?
     ))
 }
 
