@@ -100,7 +100,7 @@ Describe 'Offline analysis of the example snapshots' {
         Test-AgHadr -SnapshotPath $broken | ForEach-Object { $_.Category | Should -Be 'hadr' }
     }
 
-    It 'round-trips non-ASCII names (CONTOSO\Jürgen)' {
+    It 'round-trips non-ASCII names (CONTOSO\J<U+00FC>rgen)' {
         $text = [System.IO.File]::ReadAllText($broken, [System.Text.Encoding]::UTF8)
         $renamed = $text.Replace('CONTOSO\\svc_sql"', ('CONTOSO\\J{0}rgen"' -f [char]0x00FC))
         $path = Join-Path -Path $TestDrive -ChildPath 'juergen.json'

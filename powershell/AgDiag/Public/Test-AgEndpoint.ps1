@@ -17,9 +17,9 @@ function Test-AgEndpoint {
     ServerInstance, SqlServer).
 
     .PARAMETER SqlCredential
-    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
-    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
-    built with it.
+    A login (PSCredential) for every instance: a SQL Server login, or DOMAIN\user for a Windows
+    login with its password (Windows only). Without it AgDiag uses integrated authentication: the
+    current Windows user, or Kerberos on Linux and macOS where the library was built with it.
 
     .PARAMETER SnapshotPath
     One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
