@@ -17,7 +17,7 @@ function New-AgFixScript {
 
     .PARAMETER InputObject
     AgDiag.Finding objects (from Invoke-AgDiagnostic, Test-AgEndpoint and the other commands). Only
-    these findings are scripted.
+    these findings are scripted. Accepts pipeline input by value.
 
     .PARAMETER Path
     The .sql file to write (UTF-8 without BOM). Without it the script is written to the pipeline as
@@ -40,7 +40,8 @@ function New-AgFixScript {
     .PARAMETER SnapshotPath
     One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
     collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
-    allowed; binds FullName from Get-ChildItem output.
+    allowed. Accepts pipeline input by property name (SnapshotPath, FullName), so Get-ChildItem
+    output can be piped.
 
     .PARAMETER TrustServerCertificate
     Accept the server's TLS certificate without validating it (self-signed certificates). The choice

@@ -12,7 +12,8 @@ function Test-AgConnectionString {
     The connection string is analyzed as text in the library; AgDiag does not connect with it.
 
     .PARAMETER ConnectionString
-    The client connection string(s) to check. Accepts pipeline input by value and by property name.
+    The client connection string(s) to check. Accepts pipeline input by value and by property name
+    (ConnectionString).
 
     .PARAMETER SqlInstance
     SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One
@@ -28,7 +29,8 @@ function Test-AgConnectionString {
     .PARAMETER SnapshotPath
     One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
     collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
-    allowed; binds FullName from Get-ChildItem output.
+    allowed. Accepts pipeline input by property name (SnapshotPath, FullName), so Get-ChildItem
+    output can be piped.
 
     .PARAMETER TrustServerCertificate
     Accept the server's TLS certificate without validating it (self-signed certificates). The choice

@@ -24,7 +24,8 @@ function Test-AgEndpoint {
     .PARAMETER SnapshotPath
     One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
     collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
-    allowed; binds FullName from Get-ChildItem output.
+    allowed. Accepts pipeline input by property name (SnapshotPath, FullName), so Get-ChildItem
+    output can be piped.
 
     .PARAMETER TrustServerCertificate
     Accept the server's TLS certificate without validating it (self-signed certificates). The choice
