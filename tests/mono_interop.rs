@@ -185,7 +185,7 @@ fn header_exports(header: &str) -> Vec<Export> {
                     // Drop the parameter name: the type is everything up to the last word, plus any `*`.
                     let p = p.replace("struct ", "");
                     let p = p.trim();
-                    let cut = p.rfind(|c: char| c == ' ' || c == '*').map_or(0, |i| i + 1);
+                    let cut = p.rfind([' ', '*']).map_or(0, |i| i + 1);
                     p[..cut].replace(' ', "")
                 })
                 .collect()

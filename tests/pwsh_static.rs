@@ -921,7 +921,7 @@ fn unsafe_file_writes(script: &Script) -> Vec<String> {
             problems.push(format!("{at}: writes a file but the function does not declare SupportsShouldProcess"));
         }
         let guard = code.find("$pscmdlet.shouldprocess(");
-        if !guard.is_some_and(|g| g < first) {
+        if guard.is_none_or(|g| g >= first) {
             problems.push(format!("{at}: writes a file without asking $PSCmdlet.ShouldProcess first"));
         }
         // The innermost try around the write must have a catch.
