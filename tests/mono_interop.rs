@@ -31,7 +31,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("PtrToStringUTF8", "Marshal.PtrToStringUTF8 is .NET Core / 4.7+ only: read bytes up to NUL and decode"),
     ("StringToCoTaskMemUTF8", ".NET Core only: pass UTF-8 byte[]"),
     ("LPUTF8Str", "UnmanagedType.LPUTF8Str needs .NET Framework 4.7: pass UTF-8 byte[]"),
-    ("NativeLibrary", "System.Runtime.InteropServices.NativeLibrary is .NET Core 3+ only: use dlopen/LoadLibraryW"),
+    ("NativeLibrary", "System.Runtime.InteropServices.NativeLibrary is .NET Core 3+ only: use dlopen/LoadLibraryExW"),
     ("RuntimeInformation", "RuntimeInformation needs .NET Framework 4.7.1"),
     ("Span<", "Span<T> is not in .NET Framework 4.5"),
     ("Memory<", "Memory<T> is not in .NET Framework 4.5"),
@@ -122,7 +122,15 @@ fn interop_uses_only_csharp5_and_net_framework_45_apis() {
     let problems = lint_csharp(&source);
     assert!(problems.is_empty(), "{INTEROP} uses what Windows PowerShell 5.1 cannot compile or load:\n{}", problems.join("\n"));
     // The binding rules of the interop notes, checked where a regression would be silent.
-    for required in ["CallingConvention.Cdecl", "LoadLibraryW", "libdl.so.2", "libSystem.dylib", "agdiag_string_free", "agdiag_last_error"] {
+    for required in [
+        "CallingConvention.Cdecl",
+        "LoadLibraryExW",
+        "LOAD_WITH_ALTERED_SEARCH_PATH",
+        "libdl.so.2",
+        "libSystem.dylib",
+        "agdiag_string_free",
+        "agdiag_last_error",
+    ] {
         assert!(source.contains(required), "{INTEROP} should use {required}");
     }
 }
@@ -150,6 +158,150 @@ fn the_lint_catches_what_it_claims_and_ignores_comments_and_strings() {
         int n = a ?? 0; bool b = x ? y : z;
     "#;
     assert_eq!(lint_csharp(fine), Vec::<String>::new());
+}
+
+/// One export of include/agdiag.h: its name, C return type and C parameter types.
+struct Export {
+    name: String,
+    returns: String,
+    parameters: Vec<String>,
+}
+
+/// The function declarations of the generated header (one per line: `type name(params);`).
+fn header_exports(header: &str) -> Vec<Export> {
+    let mut exports = Vec::new();
+    for line in header.lines().map(str::trim) {
+        let Some(open) = line.find("agdiag_").filter(|_| line.ends_with(");") && !line.starts_with("//")) else { continue };
+        let Some(paren) = line[open..].find('(').map(|p| open + p) else { continue };
+        let returns = line[..open].replace("struct ", "").trim().to_string();
+        let name = line[open..paren].to_string();
+        let inner = &line[paren + 1..line.len() - 2];
+        let parameters = if inner.trim() == "void" {
+            Vec::new()
+        } else {
+            inner
+                .split(',')
+                .map(|p| {
+                    // Drop the parameter name: the type is everything up to the last word, plus any `*`.
+                    let p = p.replace("struct ", "");
+                    let p = p.trim();
+                    let cut = p.rfind([' ', '*']).map_or(0, |i| i + 1);
+                    p[..cut].replace(' ', "")
+                })
+                .collect()
+        };
+        exports.push(Export { name, returns, parameters });
+    }
+    exports
+}
+
+/// The C# type a C type must be marshalled as under the interop's rules: pointers are IntPtr,
+/// strings in are NUL-terminated UTF-8 byte[], int32_t is int, int64_t is long, nothing is bool.
+fn csharp_type(c_type: &str, parameter: bool) -> &'static str {
+    match c_type.replace(' ', "").as_str() {
+        "void" => "void",
+        "int32_t" => "int",
+        "int64_t" => "long",
+        // Strings in are `const char *`; a `char *` argument is a returned string handed back to be freed.
+        "constchar*" if parameter => "byte[]",
+        t if t.ends_with('*') => "IntPtr",
+        other => panic!("no marshalling rule for the C type {other}"),
+    }
+}
+
+/// `delegate RET Name(T a, U b);` declarations in the interop: name → (return, parameter types,
+/// declared with [UnmanagedFunctionPointer(CallingConvention.Cdecl)] on the line before).
+fn csharp_delegates(source: &str) -> std::collections::BTreeMap<String, (String, Vec<String>, bool)> {
+    let mut delegates = std::collections::BTreeMap::new();
+    let lines: Vec<&str> = source.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
+        let line = line.trim();
+        let Some(at) = line.find("delegate ").filter(|_| line.ends_with(");") || line.contains(");")) else { continue };
+        let rest = &line[at + "delegate ".len()..];
+        let Some(open) = rest.find('(') else { continue };
+        let Some(close) = rest.find(')') else { continue };
+        let mut head = rest[..open].split_whitespace();
+        let (Some(returns), Some(name)) = (head.next(), head.next()) else { continue };
+        let parameters: Vec<String> = rest[open + 1..close]
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_whitespace().next().unwrap_or_default().to_string())
+            .collect();
+        let cdecl = index > 0 && lines[index - 1].contains("UnmanagedFunctionPointer(CallingConvention.Cdecl)");
+        delegates.insert(name.to_string(), (returns.to_string(), parameters, cdecl));
+    }
+    delegates
+}
+
+/// Every disagreement between the header and the interop: an export not bound, a delegate whose
+/// shape differs from the C signature, a returned string that is not freed (or a static one that is).
+fn abi_mismatches(header: &str, source: &str) -> Vec<String> {
+    let delegates = csharp_delegates(source);
+    let mut problems = Vec::new();
+    for export in header_exports(header) {
+        let quoted = format!("(\"{}\")", export.name);
+        let binds: Vec<&str> = source.lines().filter(|l| l.contains("Bind<") && l.contains(&quoted)).collect();
+        if binds.is_empty() {
+            problems.push(format!("{} is exported by the header but never bound", export.name));
+            continue;
+        }
+        for line in &binds {
+            let after = &line[line.find("Bind<").unwrap_or(0) + 5..];
+            let delegate = after.split('>').next().unwrap_or_default().rsplit('.').next().unwrap_or_default();
+            let Some((returns, parameters, cdecl)) = delegates.get(delegate) else {
+                problems.push(format!("{}: delegate {delegate} not found", export.name));
+                continue;
+            };
+            let expected_return = csharp_type(&export.returns, false);
+            let expected: Vec<&str> = export.parameters.iter().map(|p| csharp_type(p, true)).collect();
+            if returns != expected_return || parameters.iter().map(String::as_str).ne(expected.iter().copied()) {
+                problems.push(format!(
+                    "{} is `{} ({})` in C; bound as {delegate}: `{returns} ({})`, expected `{expected_return} ({})`",
+                    export.name,
+                    export.returns,
+                    export.parameters.join(", "),
+                    parameters.join(", "),
+                    expected.join(", ")
+                ));
+            }
+            if !cdecl {
+                problems.push(format!("{}: delegate {delegate} is not [UnmanagedFunctionPointer(CallingConvention.Cdecl)]", export.name));
+            }
+        }
+        let owned_string = export.returns.replace(' ', "") == "char*";
+        let static_string = export.returns.replace(' ', "") == "constchar*";
+        let freed = binds.iter().all(|l| l.contains("TakeString(")) || source.contains(&format!("WithHandle(handle, \"{}\"", export.name));
+        if owned_string && !freed {
+            problems.push(format!("{} returns a string the caller owns: read it with TakeString or WithHandle so it is freed in a finally", export.name));
+        }
+        if static_string && binds.iter().any(|l| l.contains("TakeString(")) {
+            problems.push(format!("{} returns a static string: it must never be freed", export.name));
+        }
+    }
+    problems
+}
+
+#[test]
+fn interop_delegates_match_the_header_and_free_every_returned_string() {
+    let header = std::fs::read_to_string(root().join("include/agdiag.h")).expect("read the header");
+    let source = std::fs::read_to_string(root().join(INTEROP)).expect("read the interop file");
+    assert!(header_exports(&header).len() >= 17, "header parse found too few exports");
+    let problems = abi_mismatches(&header, &source);
+    assert!(problems.is_empty(), "{INTEROP} does not match include/agdiag.h:\n{}", problems.join("\n"));
+
+    // The check can fail: an int where int64_t is expected, a missing free, a freed static string,
+    // a missing Cdecl and an unbound export are each reported.
+    let wrong = source
+        .replace("int WaitFn(IntPtr job, long timeoutMs)", "int WaitFn(IntPtr job, int timeoutMs)")
+        .replace("return TakeString(Bind<NoArgFn>(\"agdiag_checks_json\")(), \"agdiag_checks_json\");", "return ReadUtf8(Bind<NoArgFn>(\"agdiag_checks_json\")());")
+        .replace("IntPtr version = Bind<NoArgFn>(\"agdiag_version\")();", "string v = TakeString(Bind<NoArgFn>(\"agdiag_version\")(), \"v\"); IntPtr version = IntPtr.Zero;")
+        .replace("[UnmanagedFunctionPointer(CallingConvention.Cdecl)]\n        internal delegate IntPtr IntFn", "internal delegate IntPtr IntFn")
+        .replace("Bind<HandleVoidFn>(\"agdiag_job_cancel\")", "Bind<HandleVoidFn>(\"agdiag_job_cancel_all\")");
+    let found = abi_mismatches(&header, &wrong);
+    for expected in ["agdiag_job_wait is", "agdiag_checks_json returns a string", "agdiag_version returns a static", "IntFn is not", "agdiag_job_cancel is exported"] {
+        assert!(found.iter().any(|p| p.contains(expected)), "missed `{expected}`: {found:?}");
+    }
 }
 
 /// Runs `command` with a deadline, so a hung driver fails the test instead of the CI run.

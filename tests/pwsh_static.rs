@@ -691,3 +691,283 @@ fn calls_between_module_functions_use_declared_parameters() {
     assert!(found.iter().any(|p| p.contains("SnapshotPaths")), "{found:?}");
     assert!(found.iter().any(|p| p.contains("-Mesage")), "{found:?}");
 }
+
+// ---- file encoding ----
+
+/// Files Windows PowerShell 5.1 reads as text: without a BOM it decodes them in the ANSI code
+/// page, so a UTF-8 `ü` becomes `Ã¼` (and a curly quote can end a string early).
+fn encoding_problem(name: &str, bytes: &[u8]) -> Option<String> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    if bytes.starts_with(BOM) {
+        return std::str::from_utf8(&bytes[3..]).err().map(|e| format!("{name}: has a UTF-8 BOM but is not UTF-8: {e}"));
+    }
+    let position = bytes.iter().position(|b| *b >= 0x80)?;
+    let line = bytes[..position].iter().filter(|b| **b == b'\n').count() + 1;
+    Some(format!("{name}:{line}: non-ASCII byte 0x{:02X} in a file without a UTF-8 BOM (Windows PowerShell 5.1 would misread it): use ASCII or save with a BOM", bytes[position]))
+}
+
+#[test]
+fn every_file_powershell_reads_is_ascii_or_has_a_utf8_bom() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("ps1" | "psm1" | "psd1" | "ps1xml" | "cs" | "txt")) {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("powershell"), &mut files);
+    walk(&root().join("tests/powershell"), &mut files);
+    assert!(files.iter().any(|p| p.ends_with("AgDiag.Native.cs")) && files.iter().any(|p| p.ends_with("about_AgDiag.help.txt")), "{files:?}");
+    let problems: Vec<String> = files
+        .iter()
+        .filter_map(|p| encoding_problem(&p.display().to_string(), &std::fs::read(p).expect("read")))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The check can fail, and accepts a BOM.
+    assert!(encoding_problem("a.ps1", "# J\u{fc}rgen\n".as_bytes()).is_some_and(|p| p.contains("a.ps1:1")));
+    assert!(encoding_problem("b.ps1", "\u{feff}# J\u{fc}rgen\n".as_bytes()).is_none());
+    assert!(encoding_problem("c.ps1", b"\xEF\xBB\xBF# \xFC\n").is_some());
+    assert!(encoding_problem("d.ps1", b"# plain\n").is_none());
+}
+
+// ---- parameters, pipeline binding and their help ----
+
+/// The declarations of a param(...) block: (name, attribute text before the variable). Split at
+/// top-level commas so `[int]$A = 15, [switch]$B` gives two (the grammar gap noted in functions()).
+fn parameter_declarations(param_block: &str) -> Vec<(String, String)> {
+    let code: String = param_block.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
+    // The node also holds the function's attributes ([CmdletBinding()] ...) before `param`.
+    let lower = code.to_ascii_lowercase();
+    let start = lower
+        .match_indices("param")
+        .map(|(i, _)| i + "param".len())
+        .find(|&end| lower[end..].trim_start().starts_with('('))
+        .unwrap_or(0);
+    let inner = code[start..].trim();
+    let inner = inner.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(inner);
+    let mut chunks = vec![String::new()];
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    for c in inner.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                chunks.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        chunks.last_mut().expect("one chunk").push(c);
+    }
+    chunks
+        .into_iter()
+        .filter_map(|chunk| {
+            // Before the default value: the first `=` outside brackets.
+            let (mut depth, mut end) = (0i32, chunk.len());
+            for (i, c) in chunk.char_indices() {
+                match c {
+                    '(' | '[' | '{' => depth += 1,
+                    ')' | ']' | '}' => depth -= 1,
+                    '=' if depth == 0 => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let declaration = &chunk[..end];
+            let at = declaration.rfind('$')?;
+            let name: String = declaration[at + 1..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            Some((name, declaration[..at].to_string()))
+        })
+        .collect()
+}
+
+/// `ValueFromPipeline`, `ValueFromPipelineByPropertyName` and the aliases of one declaration.
+fn pipeline_binding(attributes: &str) -> (bool, bool, Vec<String>) {
+    let squeezed: String = attributes.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let by_value = squeezed.contains("valuefrompipeline=$true");
+    let by_property = squeezed.contains("valuefrompipelinebypropertyname=$true");
+    let aliases = attributes
+        .split("[Alias(")
+        .nth(1)
+        .and_then(|rest| rest.split(")]").next())
+        .map(|list| list.split(',').map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"').to_string()).collect())
+        .unwrap_or_default();
+    (by_value, by_property, aliases)
+}
+
+/// Where a function's pipeline attributes and its .PARAMETER help disagree, or two parameters
+/// bind the same property name (the binder would then find the parameter set ambiguous).
+fn pipeline_help_problems(function: &str, help: &str, param_block: &str) -> Vec<String> {
+    let sections = help_sections(help);
+    let mut problems = Vec::new();
+    let mut property_names: BTreeMap<String, String> = BTreeMap::new();
+    for (name, attributes) in parameter_declarations(param_block) {
+        let (by_value, by_property, aliases) = pipeline_binding(&attributes);
+        let text = sections
+            .iter()
+            .find(|(kw, n, _)| kw == "PARAMETER" && n.eq_ignore_ascii_case(&name))
+            .map(|(_, _, body)| body.replace('\n', " "))
+            .unwrap_or_default();
+        let says_value = text.contains("pipeline input by value");
+        let says_property = text.contains("by property name");
+        if by_value != says_value {
+            problems.push(format!("{function} -{name}: ValueFromPipeline is {by_value} but the help says{} \"pipeline input by value\"", if says_value { "" } else { " nothing of" }));
+        }
+        if by_property != says_property {
+            problems.push(format!("{function} -{name}: ValueFromPipelineByPropertyName is {by_property} but the help says{} \"by property name\"", if says_property { "" } else { " nothing of" }));
+        }
+        if by_property {
+            let mut bound: BTreeSet<String> = aliases.iter().map(|a| a.to_ascii_lowercase()).collect();
+            bound.insert(name.to_ascii_lowercase());
+            let listed: BTreeSet<String> = text
+                .split("by property name (")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .map(|list| list.split(',').map(|a| a.trim().to_ascii_lowercase()).collect())
+                .unwrap_or_default();
+            if listed != bound {
+                problems.push(format!("{function} -{name}: binds the properties {bound:?} but the help lists {listed:?}"));
+            }
+            for property in bound {
+                if property == "name" {
+                    problems.push(format!("{function} -{name}: binding the property Name takes FileInfo.Name and any object's name"));
+                }
+                if let Some(other) = property_names.insert(property.clone(), name.clone()) {
+                    problems.push(format!("{function}: -{other} and -{name} both bind the property {property}"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The param(...) block text of each top-level function of a script.
+fn param_blocks(script: &Script) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    for node in script.nodes().into_iter().filter(|n| n.kind() == "function_statement") {
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
+        let name = children.iter().find(|c| c.kind() == "function_name").map(|c| script.text_of(*c).to_string()).unwrap_or_default();
+        if let Some(block) = children.iter().find(|c| c.kind() == "script_block") {
+            let mut c = block.walk();
+            if let Some(param_block) = block.children(&mut c).find(|c| c.kind() == "param_block") {
+                blocks.push((name, script.text_of(param_block).to_string()));
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn pipeline_binding_matches_the_help_and_no_property_is_bound_twice() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for script in public_scripts() {
+        let helps: BTreeMap<String, String> = functions(&script).into_iter().filter_map(|f| f.help.map(|h| (f.name, h))).collect();
+        for (function, block) in param_blocks(&script) {
+            let declared = parameter_declarations(&block);
+            let expected = functions(&script).into_iter().find(|f| f.name == function).map(|f| f.parameters).unwrap_or_default();
+            let mut names: Vec<String> = declared.iter().map(|(n, _)| n.clone()).collect();
+            names.sort();
+            assert_eq!(names, expected, "{function}: the declaration splitter disagrees with the grammar");
+            checked += declared.iter().filter(|(_, a)| a.contains("ValueFromPipeline")).count();
+            problems.extend(pipeline_help_problems(&function, helps.get(&function).map(String::as_str).unwrap_or_default(), &block));
+        }
+    }
+    assert!(checked >= 30, "only {checked} pipeline parameters found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The check can fail: help that claims by-value binding the attribute lacks, a wrong alias
+    // list, and two parameters (or an alias Name) competing for one property.
+    let block = "param(\n  [Parameter(ValueFromPipelineByPropertyName = $true)]\n  [Alias('ServerInstance', 'Name')]\n  [string[]]$SqlInstance,\n  [Parameter(ValueFromPipelineByPropertyName = $true)]\n  [Alias('FullName', 'ServerInstance')]\n  [string[]]$SnapshotPath = 'x', [switch]$EnableException\n)";
+    let help = ".PARAMETER SqlInstance\nAccepts pipeline input by value and by property name (SqlInstance, ServerInstance).\n.PARAMETER SnapshotPath\nAccepts pipeline input by property name (SnapshotPath, FullName, ServerInstance).\n";
+    let found = pipeline_help_problems("Sample", help, block);
+    for expected in ["-SqlInstance: ValueFromPipeline is false", "-SqlInstance: binds the properties", "property Name takes", "both bind the property serverinstance"] {
+        assert!(found.iter().any(|p| p.contains(expected)), "missed {expected}: {found:?}");
+    }
+    let names: Vec<String> = parameter_declarations(block).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["SqlInstance", "SnapshotPath", "EnableException"]);
+}
+
+// ---- files the module writes ----
+
+/// Where a function writes a file without the safeguards: inside `if ($PSCmdlet.ShouldProcess(...))`
+/// or after `if (-not $PSCmdlet.ShouldProcess(...)) { return }`, in a try whose catch reports the
+/// failure (else an IOException is a statement-terminating error, the next line outputs the old
+/// file as if written, and -EnableException does not stop), and in a function that declares
+/// SupportsShouldProcess (else -WhatIf and -Confirm do not exist).
+fn unsafe_file_writes(script: &Script) -> Vec<String> {
+    const WRITERS: &[&str] = &["[system.io.file]::write", "[io.file]::write", "set-content", "out-file", "add-content"];
+    let mut problems = Vec::new();
+    for function in script.nodes().into_iter().filter(|n| n.kind() == "function_statement") {
+        let body = script.text_of(function);
+        let code = body.to_ascii_lowercase();
+        let Some(first) = WRITERS.iter().filter_map(|w| code.find(w)).min() else { continue };
+        let offset = function.start_byte() + first;
+        let write = script.tree.root_node().descendant_for_byte_range(offset, offset).expect("node at the write");
+        let at = script.at(write);
+        if !code.replace(' ', "").contains("supportsshouldprocess=$true") {
+            problems.push(format!("{at}: writes a file but the function does not declare SupportsShouldProcess"));
+        }
+        let guard = code.find("$pscmdlet.shouldprocess(");
+        if guard.is_none_or(|g| g >= first) {
+            problems.push(format!("{at}: writes a file without asking $PSCmdlet.ShouldProcess first"));
+        }
+        // The innermost try around the write must have a catch.
+        let mut node = write;
+        let mut guarded = false;
+        while let Some(parent) = node.parent() {
+            if parent.kind() == "try_statement" {
+                let mut cursor = parent.walk();
+                let in_try_block = parent.children(&mut cursor).next().is_some();
+                let mut cursor = parent.walk();
+                guarded = in_try_block && parent.children(&mut cursor).any(|c| c.kind() == "catch_clauses" || c.kind() == "catch_clause");
+                break;
+            }
+            node = parent;
+        }
+        if !guarded {
+            problems.push(format!("{at}: writes a file outside a try/catch that reports the failure"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn files_are_written_only_after_should_process_and_inside_try_catch() {
+    let mut writers = 0;
+    let mut problems = Vec::new();
+    for script in public_scripts() {
+        if script.text.contains("WriteAllText") {
+            writers += 1;
+        }
+        problems.extend(unsafe_file_writes(&script));
+    }
+    assert!(writers >= 2, "New-AgFixScript and Export-AgSnapshot write files");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let bad = Script::parse(
+        PathBuf::from("bad.ps1"),
+        "function Out-AgThing {\n  [CmdletBinding()]\n  param([string]$Path)\n  [System.IO.File]::WriteAllText($Path, 'x')\n  Get-Item -LiteralPath $Path\n}\n".to_string(),
+    );
+    let found = unsafe_file_writes(&bad);
+    for expected in ["SupportsShouldProcess", "ShouldProcess first", "outside a try/catch"] {
+        assert!(found.iter().any(|p| p.contains(expected)), "missed {expected}: {found:?}");
+    }
+    let good = Script::parse(
+        PathBuf::from("good.ps1"),
+        "function Out-AgThing {\n  [CmdletBinding(SupportsShouldProcess = $true)]\n  param([string]$Path)\n  if (-not $PSCmdlet.ShouldProcess($Path, 'Write')) { return }\n  try {\n    [System.IO.File]::WriteAllText($Path, 'x')\n  }\n  catch {\n    $PSCmdlet.WriteError($_)\n  }\n}\n".to_string(),
+    );
+    assert_eq!(unsafe_file_writes(&good), Vec::<String>::new());
+}

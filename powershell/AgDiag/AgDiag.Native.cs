@@ -5,7 +5,7 @@
 // and .NET Framework 4.5 APIs only. No Marshal.PtrToStringUTF8, no LPUTF8Str, no NativeLibrary,
 // no RuntimeInformation, no Span: tests/mono_interop.rs lints for them, because Mono has several.
 //
-// The library is loaded by absolute path (LoadLibraryW/GetProcAddress on Windows, dlopen/dlsym
+// The library is loaded by absolute path (LoadLibraryExW/GetProcAddress on Windows, dlopen/dlsym
 // elsewhere) and every export is bound on first use, so an older library that lacks an export
 // (e.g. the live-collection job API) fails only the command that needs it, with a message naming it.
 // Strings go in as NUL-terminated UTF-8 byte[] and come out as IntPtr, read byte by byte and freed
@@ -567,12 +567,16 @@ namespace AgDiag
             error = null;
             if (IsWindows)
             {
-                IntPtr handle = Kernel32.LoadLibraryW(path);
+                // LOAD_WITH_ALTERED_SEARCH_PATH: the DLLs agdiag.dll depends on are looked for in
+                // its own folder first (as .NET's NativeLibrary does for an absolute path).
+                IntPtr handle = Kernel32.LoadLibraryExW(path, IntPtr.Zero, LOAD_WITH_ALTERED_SEARCH_PATH);
                 if (handle == IntPtr.Zero)
                 {
                     int code = Marshal.GetLastWin32Error();
-                    error = string.Format("LoadLibraryW error {0}: {1}{2}", code, new System.ComponentModel.Win32Exception(code).Message,
-                        code == 193 ? " (the file is not a library for this architecture)" : "");
+                    string hint = "";
+                    if (code == 193) hint = " (the file is not a library for this architecture)";
+                    if (code == 126) hint = " (a DLL it depends on is missing: install the Visual C++ Redistributable (vcruntime140.dll) or build with static CRT)";
+                    error = string.Format("LoadLibraryExW error {0}: {1}{2}", code, new System.ComponentModel.Win32Exception(code).Message, hint);
                 }
                 return handle;
             }
@@ -587,6 +591,7 @@ namespace AgDiag
         }
 
         private const int RTLD_NOW = 2;
+        private const uint LOAD_WITH_ALTERED_SEARCH_PATH = 0x00000008;
 
         // libdl.so.2 on Linux (glibc keeps it as a compatibility name since 2.34); libSystem on macOS.
         private static bool useMacDl;
@@ -618,7 +623,7 @@ namespace AgDiag
         private static class Kernel32
         {
             [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true, ExactSpelling = true)]
-            internal static extern IntPtr LoadLibraryW(string path);
+            internal static extern IntPtr LoadLibraryExW(string path, IntPtr file, uint flags);
 
             [DllImport("kernel32.dll", CharSet = CharSet.Ansi, SetLastError = true, ExactSpelling = true, BestFitMapping = false)]
             internal static extern IntPtr GetProcAddress(IntPtr module, string name);

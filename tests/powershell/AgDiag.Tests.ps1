@@ -100,7 +100,7 @@ Describe 'Offline analysis of the example snapshots' {
         Test-AgHadr -SnapshotPath $broken | ForEach-Object { $_.Category | Should -Be 'hadr' }
     }
 
-    It 'round-trips non-ASCII names (CONTOSO\Jürgen)' {
+    It 'round-trips non-ASCII names (CONTOSO\J<U+00FC>rgen)' {
         $text = [System.IO.File]::ReadAllText($broken, [System.Text.Encoding]::UTF8)
         $renamed = $text.Replace('CONTOSO\\svc_sql"', ('CONTOSO\\J{0}rgen"' -f [char]0x00FC))
         $path = Join-Path -Path $TestDrive -ChildPath 'juergen.json'
@@ -202,5 +202,63 @@ Describe 'Errors' {
         $command = "`$env:AGDIAG_LIBRARY = '$missing'; Import-Module '$modulePath'; Get-AgCheck -ErrorAction SilentlyContinue -ErrorVariable e; `$e[0].ToString()"
         $output = & $shell -NoProfile -NonInteractive -Command $command
         ($output -join "`n") | Should -Match ([regex]::Escape($missing))
+    }
+}
+
+Describe 'Review fixes (5.1 and binding pitfalls)' {
+    It 'reads a snapshot whose literal name has [ ] (not a wildcard)' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'snap[1].json'
+        Copy-Item -LiteralPath $broken -Destination $path
+        @(Get-Item -LiteralPath $path | Invoke-AgDiagnostic -EnableException).Count | Should -BeGreaterThan 0
+    }
+
+    It 'a write failure is a WriteError and returns no file' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'no-such-folder/fix.sql'
+        $result = New-AgFixScript -SnapshotPath $broken -Path $path -ErrorAction SilentlyContinue -ErrorVariable failures
+        $result | Should -BeNullOrEmpty
+        $failures[0].CategoryInfo.Category | Should -Be 'WriteError'
+        { New-AgFixScript -SnapshotPath $broken -Path $path -EnableException } | Should -Throw
+    }
+
+    It 'Export-AgSnapshot -WhatIf writes nothing' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'whatif.json'
+        Export-AgSnapshot -SnapshotPath $healthy -Path $path -WhatIf
+        Test-Path -LiteralPath $path | Should -BeFalse
+    }
+
+    It 'warns instead of silently keeping an old file when no findings arrive' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'empty.sql'
+        @() | New-AgFixScript -Path $path -WarningVariable warnings -WarningAction SilentlyContinue
+        Test-Path -LiteralPath $path | Should -BeFalse
+        ($warnings -join ' ') | Should -Match 'not written'
+    }
+
+    It 'connection-string findings are not scripted as server fixes' {
+        $findings = @(Test-AgConnectionString -ConnectionString 'Server=tcp:sql1,1433;Database=SalesDB' -SnapshotPath $healthy)
+        $findings.Count | Should -BeGreaterThan 0
+        $findings | New-AgFixScript -WarningVariable warnings -WarningAction SilentlyContinue | Should -BeNullOrEmpty
+        @($warnings).Count | Should -Be $findings.Count
+    }
+
+    It 'formats connect_error objects into a message and a category' {
+        InModuleScope AgDiag {
+            $login = Get-AgConnectFailure -ConnectError ('{"number": 18456, "state": 8, "message": "Login failed for user ''x''."}' | ConvertFrom-Json)
+            $login.Message | Should -Be "error 18456: Login failed for user 'x'."
+            $login.Category | Should -Be 'AuthenticationError'
+            $timeout = Get-AgConnectFailure -ConnectError ('{"message": "TCP connect to sql9:1433 timed out after 5000 ms"}' | ConvertFrom-Json)
+            $timeout.Message | Should -Match 'timed out'
+            $timeout.Category | Should -Be 'OperationTimeout'
+        }
+    }
+
+    It 'sends DOMAIN\user credentials as a Windows login and \sa as a SQL login' {
+        InModuleScope AgDiag {
+            $secret = ConvertTo-SecureString -String 'p' -AsPlainText -Force
+            $windows = New-AgRequest -SqlInstance sql1 -SqlCredential (New-Object -TypeName PSCredential -ArgumentList 'CONTOSO\dba', $secret) | ConvertFrom-Json
+            $windows.authentication.method | Should -Be 'windows'
+            $sql = New-AgRequest -SqlInstance sql1 -SqlCredential (New-Object -TypeName PSCredential -ArgumentList '\sa', $secret) | ConvertFrom-Json
+            $sql.authentication.method | Should -Be 'sql'
+            $sql.authentication.user | Should -Be 'sa'
+        }
     }
 }

@@ -37,7 +37,14 @@ function Get-AgReport {
         foreach ($path in $SnapshotPath) {
             $files = @()
             try {
-                $files = @(Resolve-Path -Path $path -ErrorAction Stop | ForEach-Object { $_.ProviderPath })
+                # A literal name first: FullName from Get-ChildItem may hold [ ], which -Path reads
+                # as a wildcard range and then cannot find.
+                if (Test-Path -LiteralPath $path -PathType Leaf) {
+                    $files = @((Resolve-Path -LiteralPath $path -ErrorAction Stop).ProviderPath)
+                }
+                else {
+                    $files = @(Resolve-Path -Path $path -ErrorAction Stop | ForEach-Object { $_.ProviderPath })
+                }
             }
             catch {
                 Write-AgFailure -Cmdlet $Cmdlet -Message ("Snapshot file not found: {0}" -f $path) -ErrorId 'AgDiag.SnapshotNotFound' `
@@ -81,8 +88,17 @@ function Get-AgReport {
     }
     catch {
         if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
-        Write-AgFailure -Cmdlet $Cmdlet -Message ("Collection from {0} failed: {1}" -f ($SqlInstance -join ', '), $_.Exception.GetBaseException().Message) `
-            -ErrorId 'AgDiag.CollectionFailed' -Category ConnectionError -Target $SqlInstance -ErrorRecord $_ -EnableException:$EnableException
+        # agdiag_job_start refuses only an invalid request (bad instance name, options that
+        # contradict each other): the caller's arguments, not the network.
+        $errorId = 'AgDiag.CollectionFailed'
+        $category = [System.Management.Automation.ErrorCategory]::ConnectionError
+        $failure = $_.Exception.GetBaseException()
+        if ($failure -is [AgDiag.AgDiagException] -and $failure.Function -eq 'agdiag_job_start') {
+            $errorId = 'AgDiag.InvalidRequest'
+            $category = [System.Management.Automation.ErrorCategory]::InvalidArgument
+        }
+        Write-AgFailure -Cmdlet $Cmdlet -Message ("Collection from {0} failed: {1}" -f ($SqlInstance -join ', '), $failure.Message) `
+            -ErrorId $errorId -Category $category -Target $SqlInstance -ErrorRecord $_ -EnableException:$EnableException
         return
     }
     finally {
@@ -105,8 +121,9 @@ function Get-AgReport {
     }
     foreach ($instance in $instances) {
         if (-not $instance.connected) {
-            Write-AgFailure -Cmdlet $Cmdlet -Message ("Could not collect from {0}: {1}" -f $instance.target, $instance.connect_error) `
-                -ErrorId 'AgDiag.InstanceNotConnected' -Category ConnectionError -Target $instance.target -EnableException:$EnableException
+            $failure = Get-AgConnectFailure -ConnectError $instance.connect_error
+            Write-AgFailure -Cmdlet $Cmdlet -Message ("Could not collect from {0}: {1}" -f $instance.target, $failure.Message) `
+                -ErrorId $failure.ErrorId -Category $failure.Category -Target $instance.target -EnableException:$EnableException
         }
     }
     $report

@@ -24,7 +24,15 @@ function New-AgRequest {
     if ($SqlCredential) {
         # The password exists in clear text only inside this JSON, which goes straight to the library.
         $network = $SqlCredential.GetNetworkCredential()
-        $authentication = @{ method = 'sql'; user = $SqlCredential.UserName; password = $network.Password }
+        # The Windows credential dialog returns a local name as '\sa'. A SQL Server login name
+        # cannot contain a backslash, so DOMAIN\user is a Windows login (NTLM; Windows only),
+        # as in dbatools' -SqlCredential.
+        $user = $SqlCredential.UserName.TrimStart('\')
+        $method = 'sql'
+        if ($user.Contains('\')) {
+            $method = 'windows'
+        }
+        $authentication = @{ method = $method; user = $user; password = $network.Password }
     }
     else {
         $authentication = @{ method = 'integrated' }

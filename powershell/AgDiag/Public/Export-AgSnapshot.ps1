@@ -25,14 +25,15 @@ function Export-AgSnapshot {
     ServerInstance, SqlServer).
 
     .PARAMETER SqlCredential
-    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
-    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
-    built with it.
+    A login (PSCredential) for every instance: a SQL Server login, or DOMAIN\user for a Windows
+    login with its password (Windows only). Without it AgDiag uses integrated authentication: the
+    current Windows user, or Kerberos on Linux and macOS where the library was built with it.
 
     .PARAMETER SnapshotPath
     One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
     collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
-    allowed; binds FullName from Get-ChildItem output.
+    allowed. Accepts pipeline input by property name (SnapshotPath, FullName), so Get-ChildItem
+    output can be piped.
 
     .PARAMETER TrustServerCertificate
     Accept the server's TLS certificate without validating it (self-signed certificates). The choice
@@ -123,10 +124,26 @@ function Export-AgSnapshot {
     }
 
     end {
-        $target = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($Path)
+        # Decide about the file before collecting: -WhatIf and a declined -Confirm connect to
+        # nothing, and -NoClobber fails before a long collection rather than after it.
+        try {
+            $target = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($Path)
+        }
+        catch {
+            Write-AgFailure -Cmdlet $PSCmdlet -Message ("Cannot write the snapshot to {0}: {1}" -f $Path, $_.Exception.GetBaseException().Message) `
+                -ErrorId 'AgDiag.InvalidPath' -Category InvalidArgument -Target $Path -ErrorRecord $_ -EnableException:$EnableException
+            return
+        }
         if ($NoClobber -and (Test-Path -LiteralPath $target)) {
             Write-AgFailure -Cmdlet $PSCmdlet -Message ("{0} exists and -NoClobber was given." -f $target) -ErrorId 'AgDiag.FileExists' `
                 -Category ResourceExists -Target $target -EnableException:$EnableException
+            return
+        }
+        $what = 'Collect from {0} and write the AgDiag snapshot' -f ($instances -join ', ')
+        if ($paths.Count -gt 0) {
+            $what = 'Read {0} and write the AgDiag snapshot' -f ($paths -join ', ')
+        }
+        if (-not $PSCmdlet.ShouldProcess($target, $what)) {
             return
         }
         $credential = $null
@@ -144,19 +161,26 @@ function Export-AgSnapshot {
         }
         $reports = @(Get-AgReport @source)
         if ($reports.Count -gt 1) {
+            foreach ($report in $reports) { $report.Dispose() }
             Write-AgFailure -Cmdlet $PSCmdlet -Message ("{0} snapshots cannot be written to one file; export them one at a time." -f $reports.Count) `
                 -ErrorId 'AgDiag.SeveralSnapshots' -Category InvalidArgument -Target $target -EnableException:$EnableException
             return
         }
         foreach ($report in $reports) {
+            $written = $false
             try {
-                if ($PSCmdlet.ShouldProcess($target, 'Write AgDiag snapshot')) {
-                    [System.IO.File]::WriteAllText($target, $report.SnapshotJson(), (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
-                    Get-Item -LiteralPath $target
-                }
+                [System.IO.File]::WriteAllText($target, $report.SnapshotJson(), (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+                $written = $true
+            }
+            catch {
+                Write-AgFailure -Cmdlet $PSCmdlet -Message ("Cannot write the snapshot to {0}: {1}" -f $target, $_.Exception.GetBaseException().Message) `
+                    -ErrorId 'AgDiag.WriteFailed' -Category WriteError -Target $target -ErrorRecord $_ -EnableException:$EnableException
             }
             finally {
                 $report.Dispose()
+            }
+            if ($written) {
+                Get-Item -LiteralPath $target
             }
         }
     }

@@ -17,7 +17,7 @@ function New-AgFixScript {
 
     .PARAMETER InputObject
     AgDiag.Finding objects (from Invoke-AgDiagnostic, Test-AgEndpoint and the other commands). Only
-    these findings are scripted.
+    these findings are scripted. Accepts pipeline input by value.
 
     .PARAMETER Path
     The .sql file to write (UTF-8 without BOM). Without it the script is written to the pipeline as
@@ -29,18 +29,19 @@ function New-AgFixScript {
     .PARAMETER SqlInstance
     SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One
     replica is enough: AgDiag discovers the other replicas of its availability groups and collects
-    from them too. Accepts pipeline input by value and by property name (SqlInstance,
-    ServerInstance, SqlServer).
+    from them too. Accepts pipeline input by property name (SqlInstance, ServerInstance,
+    SqlServer); objects piped by value are findings (-InputObject).
 
     .PARAMETER SqlCredential
-    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
-    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
-    built with it.
+    A login (PSCredential) for every instance: a SQL Server login, or DOMAIN\user for a Windows
+    login with its password (Windows only). Without it AgDiag uses integrated authentication: the
+    current Windows user, or Kerberos on Linux and macOS where the library was built with it.
 
     .PARAMETER SnapshotPath
     One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
     collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
-    allowed; binds FullName from Get-ChildItem output.
+    allowed. Accepts pipeline input by property name (SnapshotPath, FullName), so Get-ChildItem
+    output can be piped.
 
     .PARAMETER TrustServerCertificate
     Accept the server's TLS certificate without validating it (self-signed certificates). The choice
@@ -136,6 +137,12 @@ function New-AgFixScript {
         if ($SqlInstance) { $instances.AddRange([string[]]$SqlInstance) }
         if ($SnapshotPath) { $paths.AddRange([string[]]$SnapshotPath) }
         foreach ($finding in $InputObject) {
+            if ([string]$finding.Check -like 'connection_string.*') {
+                # Test-AgConnectionString findings are about a client's connection string, not
+                # the report's findings: there is nothing to run on a server.
+                Write-Warning -Message ("{0}: the fix is in the client's connection string, not on a server, so it is not scripted. {1}" -f $finding.Check, $finding.Remediation)
+                continue
+            }
             if (-not ($finding.Report -is [AgDiag.Report]) -or $finding.Report.IsDisposed) {
                 Write-AgFailure -Cmdlet $PSCmdlet -Message ("Finding {0} has no live report (it was deserialized or its report was disposed); run the analysis again and pipe its findings." -f $finding.Id) `
                     -ErrorId 'AgDiag.FindingWithoutReport' -Category InvalidArgument -Target $finding -EnableException:$EnableException
@@ -154,6 +161,28 @@ function New-AgFixScript {
     }
 
     end {
+        # Decide about the file before any work: -WhatIf and a declined -Confirm collect nothing,
+        # and -NoClobber fails before a long collection rather than after it.
+        $target = $null
+        if ($Path) {
+            try {
+                $target = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($Path)
+            }
+            catch {
+                Write-AgFailure -Cmdlet $PSCmdlet -Message ("Cannot write the fix script to {0}: {1}" -f $Path, $_.Exception.GetBaseException().Message) `
+                    -ErrorId 'AgDiag.InvalidPath' -Category InvalidArgument -Target $Path -ErrorRecord $_ -EnableException:$EnableException
+                return
+            }
+            if ($NoClobber -and (Test-Path -LiteralPath $target)) {
+                Write-AgFailure -Cmdlet $PSCmdlet -Message ("{0} exists and -NoClobber was given." -f $target) -ErrorId 'AgDiag.FileExists' `
+                    -Category ResourceExists -Target $target -EnableException:$EnableException
+                return
+            }
+            if (-not $PSCmdlet.ShouldProcess($target, 'Write AgDiag fix script')) {
+                return
+            }
+        }
+
         $scripts = New-Object -TypeName 'System.Collections.Generic.List[string]'
         if ($PSCmdlet.ParameterSetName -eq 'Finding') {
             foreach ($group in $groups) {
@@ -195,20 +224,26 @@ function New-AgFixScript {
             }
         }
         if ($scripts.Count -eq 0) {
+            if ($target) {
+                # Say so: a fix script left over from an earlier run must not pass for this one's.
+                Write-Warning -Message ("No findings to script: {0} was not written." -f $target)
+            }
             return
         }
         $text = $scripts -join [Environment]::NewLine
-        if (-not $Path) {
+        if (-not $target) {
             return $text
         }
-        $target = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($Path)
-        if ($NoClobber -and (Test-Path -LiteralPath $target)) {
-            Write-AgFailure -Cmdlet $PSCmdlet -Message ("{0} exists and -NoClobber was given." -f $target) -ErrorId 'AgDiag.FileExists' `
-                -Category ResourceExists -Target $target -EnableException:$EnableException
-            return
-        }
-        if ($PSCmdlet.ShouldProcess($target, 'Write AgDiag fix script')) {
+        $written = $false
+        try {
             [System.IO.File]::WriteAllText($target, $text, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+            $written = $true
+        }
+        catch {
+            Write-AgFailure -Cmdlet $PSCmdlet -Message ("Cannot write the fix script to {0}: {1}" -f $target, $_.Exception.GetBaseException().Message) `
+                -ErrorId 'AgDiag.WriteFailed' -Category WriteError -Target $target -ErrorRecord $_ -EnableException:$EnableException
+        }
+        if ($written) {
             Get-Item -LiteralPath $target
         }
     }

@@ -15,14 +15,15 @@ function Test-AgSession {
     ServerInstance, SqlServer).
 
     .PARAMETER SqlCredential
-    A SQL Server login (PSCredential) for every instance. Without it AgDiag uses integrated
-    authentication: the current Windows user, or Kerberos on Linux and macOS where the library was
-    built with it.
+    A login (PSCredential) for every instance: a SQL Server login, or DOMAIN\user for a Windows
+    login with its password (Windows only). Without it AgDiag uses integrated authentication: the
+    current Windows user, or Kerberos on Linux and macOS where the library was built with it.
 
     .PARAMETER SnapshotPath
     One or more snapshot files (format agdiag.snapshot/1, written by Export-AgSnapshot, agdiag
     collect, or the sql/collect.sql script) to analyze offline instead of connecting. Wildcards are
-    allowed; binds FullName from Get-ChildItem output.
+    allowed. Accepts pipeline input by property name (SnapshotPath, FullName), so Get-ChildItem
+    output can be piped.
 
     .PARAMETER TrustServerCertificate
     Accept the server's TLS certificate without validating it (self-signed certificates). The choice
