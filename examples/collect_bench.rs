@@ -69,11 +69,16 @@ async fn floor_of(server: &TestServer) -> Duration {
 }
 
 fn request(targets: Vec<String>, connect_ms: u64) -> Request {
+    discovery_request(targets, serde_json::Map::new(), false, connect_ms)
+}
+
+fn discovery_request(targets: Vec<String>, overrides: serde_json::Map<String, Value>, discover: bool, connect_ms: u64) -> Request {
     let doc = json!({
         "instances": targets,
         "authentication": { "method": "sql", "user": "agdiag", "password": "bench" },
         "encrypt": "off",
-        "discover_replicas": false,
+        "discover_replicas": discover,
+        "overrides": overrides,
         "timeouts": { "connect_ms": connect_ms, "login_ms": 10_000, "command_ms": 10_000, "probe_ms": 500 },
     });
     Request::from_json(&doc.to_string()).expect("request")
@@ -121,6 +126,51 @@ fn main() {
             floor.as_millis(),
             wall.as_secs_f64() / floor.as_secs_f64()
         );
+        drop(servers);
+    }
+
+    // Discovery: only SQL1 is given; the others come from its availability_replicas (through the
+    // override map, since the servers listen on ephemeral loopback ports).
+    println!();
+    println!("discovered from one given instance (discover_replicas: true)");
+    println!("{:>8} {:>9} {:>9} {:>7}", "replicas", "wall_ms", "floor_ms", "ratio");
+    for n in [3usize, 9] {
+        let mut doc = snapshot_with(n);
+        // Every replica is named in SQL1's availability_replicas, as in a real AG.
+        let replica_rows = doc["instances"][0]["results"]["availability_replicas"].as_array().cloned().unwrap_or_default();
+        let template = replica_rows.last().cloned().expect("replica rows");
+        let mut rows: Vec<Value> = replica_rows.into_iter().take(n.min(3)).collect();
+        for i in 4..=n {
+            let mut row = template.clone();
+            row["replica_server_name"] = json!(format!("SQL{i}"));
+            row["endpoint_url"] = json!(format!("TCP://sql{i}.contoso.com:5022"));
+            row["replica_id"] = json!(format!("00000000-0000-0000-0000-{i:012}"));
+            rows.push(row);
+        }
+        for inst in doc["instances"].as_array_mut().expect("instances") {
+            inst["results"]["availability_replicas"] = Value::Array(rows.clone());
+        }
+        let mut scenario = Scenario::from_snapshot(&doc);
+        for name in scenario.instances() {
+            scenario.set_packet_delay(&name, DELAY);
+        }
+        let servers = rt.block_on(scenario.start_all()).expect("servers");
+        let floor = servers.iter().map(|(_, s)| rt.block_on(floor_of(s))).max().expect("servers");
+        let overrides: serde_json::Map<String, Value> = servers.iter().map(|(name, s)| (name.clone(), json!(addr_text(s)))).collect();
+        let first = addr_text(&servers[0].1);
+        let walls: Vec<Duration> = (0..RUNS)
+            .map(|_| {
+                let started = Instant::now();
+                let request = discovery_request(vec![first.clone()], overrides.clone(), true, 5_000);
+                let report = agdiag::collect::run_with(request, resolver()).expect("collect");
+                let wall = started.elapsed();
+                assert_eq!(report.snapshot.instances.len(), n, "every replica discovered");
+                assert!(report.snapshot.instances.iter().all(|i| i.connected && i.query_errors.is_empty()));
+                wall
+            })
+            .collect();
+        let wall = median(walls);
+        println!("{n:>8} {:>9} {:>9} {:>7.2}", wall.as_millis(), floor.as_millis(), wall.as_secs_f64() / floor.as_secs_f64());
         drop(servers);
     }
 

@@ -170,3 +170,32 @@ fn login_failure_is_recorded_without_the_password() {
     let everything = format!("{}{}{}", report.snapshot.to_json_pretty(), report.findings_json(), report.fix_script(&Default::default()));
     assert!(!everything.contains(SENTINEL));
 }
+
+#[test]
+fn cli_failures_name_the_problem_and_never_print_the_password() {
+    let ag = Ag::start(&healthy_scenario());
+    let port = ag.rt.block_on(tds_server::closed_port());
+    // An unreachable instance is recorded in the snapshot (stdout); nothing prints the password.
+    let args: Vec<String> = ["collect", "-S", &format!("127.0.0.1,{port}"), "-U", "agdiag", "--password-env", "AGDIAG_TEST_PW"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--encrypt", "off", "--no-probes", "--connect-timeout-ms", "500"].iter().map(|s| s.to_string()))
+        .collect();
+    let o = agdiag_cli(&args);
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("refused") && !stdout.contains(SENTINEL) && !stderr.contains(SENTINEL), "{stdout}{stderr}");
+    // Bad values are refused before anything connects, with the field named.
+    for (extra, says) in [
+        (vec!["--concurrency", "0"], "concurrency 0 is out of range"),
+        (vec!["--login-timeout-ms", "0"], "timeout login_ms = 0 is out of range"),
+        (vec!["-S", "sql1:1433"], "not a colon"),
+    ] {
+        let mut a = args.clone();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let o = agdiag_cli(&a);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says) && !stderr.contains(SENTINEL), "{stderr}");
+    }
+}

@@ -144,3 +144,74 @@ fn a_denied_view_becomes_a_query_error_and_every_other_key_is_kept() {
     assert!(snap.instances[2].query_errors[keys::ERRORLOG].message.contains("EXECUTE permission"));
     assert!(took < MARGIN, "{took:?}");
 }
+
+#[test]
+fn a_stall_mid_result_hits_the_command_timeout_and_keeps_the_complete_keys() {
+    let mut scenario = healthy_scenario();
+    scenario.set_fault("SQL2", Fault::StallMidResult { after_rows: 12 });
+    let ag = Ag::start(&scenario);
+    let (snap, took) = collect(&ag, &["SQL1"], |r| r["timeouts"]["command_ms"] = 800.into());
+    let sql2 = by_target(&snap, &ag.addr("SQL2"));
+    assert!(sql2.connected);
+    assert!(!sql2.results.is_empty(), "complete result sets before the stall are kept");
+    assert!(!sql2.query_errors.is_empty());
+    assert_eq!(sql2.results.len() + sql2.query_errors.len(), keys::ALL.len());
+    for (key, err) in &sql2.query_errors {
+        assert!(err.message.contains("no response from the server for 800 ms"), "{key}: {err:?}");
+    }
+    let expected = Snapshot::from_json(HEALTHY).unwrap();
+    let want = expected.instances.iter().find(|i| i.is_named("SQL2")).unwrap();
+    for (key, rows) in &sql2.results {
+        let a: Vec<_> = rows.iter().map(normalized).collect();
+        let b: Vec<_> = want.results[key].iter().map(normalized).collect();
+        assert_eq!(a, b, "{key}");
+    }
+    assert_complete(by_target(&snap, &ag.addr("SQL1")));
+    assert_complete(by_target(&snap, &ag.addr("SQL3")));
+    assert!(took >= Duration::from_millis(750), "{took:?}");
+    assert!(took < Duration::from_millis(800) + MARGIN, "{took:?}");
+}
+
+#[test]
+fn a_named_instance_without_sql_browser_times_out_and_keeps_its_target() {
+    let ag = Ag::start(&healthy_scenario());
+    // Nothing answers SQL Browser (UDP 1434) on 127.0.0.3.
+    let named = "127.0.0.3\\NOSUCH";
+    let (snap, took) = collect(&ag, &["SQL1"], |r| {
+        r["instances"].as_array_mut().unwrap().push(named.into());
+        r["timeouts"]["connect_ms"] = 400.into();
+        r["discover_replicas"] = false.into();
+    });
+    let inst = by_target(&snap, named);
+    assert!(!inst.connected);
+    let err = inst.connect_error.as_ref().unwrap();
+    assert!(err.message.contains("SQL Browser") && err.message.contains(named), "{err:?}");
+    assert_complete(by_target(&snap, &ag.addr("SQL1")));
+    assert!(took < Duration::from_millis(400) + MARGIN, "{took:?}");
+}
+
+#[test]
+fn discovered_replicas_start_while_the_first_batch_is_still_streaming() {
+    // SQL1 sends every packet 250 ms late; its batch reply spans several packets. SQL2 and SQL3 are
+    // named in its first reply packet and answer at once, so they finish long before SQL1 does.
+    let mut scenario = healthy_scenario();
+    scenario.set_packet_delay("SQL1", Duration::from_millis(250));
+    let ag = Ag::start(&scenario);
+    let mut request = ag.request(&["SQL1"]);
+    request["probes"] = false.into();
+    let started = Instant::now();
+    let job = Job::start_with(Request::from_json(&request.to_string()).unwrap(), Arc::new(StaticResolver::new()));
+    while job.progress().instances_done() < 2 {
+        assert!(!job.wait(Some(Duration::from_millis(5))), "finished before two instances were done");
+    }
+    let two_done = started.elapsed();
+    job.wait(None);
+    let took = started.elapsed();
+    let snap = job.report().unwrap().snapshot;
+    assert_eq!(snap.instances.len(), 3);
+    for name in ["SQL1", "SQL2", "SQL3"] {
+        assert_complete(by_target(&snap, &ag.addr(name)));
+    }
+    // Waiting for SQL1's whole batch, SQL2 and SQL3 would finish just after it (tens of ms).
+    assert!(took.saturating_sub(two_done) >= Duration::from_millis(400), "two done at {two_done:?}, all at {took:?}");
+}

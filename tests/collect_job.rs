@@ -118,3 +118,43 @@ fn a_finished_job_gives_its_report_again_and_again() {
     assert!(agdiag_job_start(bad.as_ptr()).is_null());
     assert!(last_error().contains("not valid"));
 }
+
+/// A resolver that panics: a bug in a probe must not lose the instances' rows nor hang the job.
+struct PanickingResolver;
+
+impl agdiag::collect::Resolver for PanickingResolver {
+    fn resolve<'a>(&'a self, host: &'a str) -> futures_util::future::BoxFuture<'a, std::io::Result<Vec<std::net::IpAddr>>> {
+        Box::pin(async move { panic!("resolver bug for {host}") })
+    }
+}
+
+#[test]
+fn a_panic_while_probing_becomes_probe_errors_and_the_snapshot_is_kept() {
+    let ag = Ag::start(&healthy_scenario());
+    let request = agdiag::collect::Request::from_json(&ag.request(&["SQL1"]).to_string()).unwrap();
+    let job = agdiag::collect::Job::start_with(request, std::sync::Arc::new(PanickingResolver));
+    assert!(job.wait(Some(Duration::from_secs(20))), "the job never finished");
+    let snap = job.report().expect("a report despite the panic").snapshot;
+    assert_rows_equal(&snap, &agdiag::Snapshot::from_json(HEALTHY).unwrap());
+    assert!(!snap.probes.is_empty());
+    for p in &snap.probes {
+        assert!(!p.ok && p.error.as_deref().unwrap_or("").contains("resolver bug for"), "{p:?}");
+    }
+}
+
+#[test]
+fn progress_never_shows_the_password() {
+    let (_ag, request) = stalled_ag();
+    let job = agdiag_job_start(request.as_ptr());
+    for _ in 0..10 {
+        let p = progress(job).to_string();
+        assert!(!p.contains(SENTINEL), "{p}");
+        agdiag_job_wait(job, 20);
+    }
+    agdiag_job_cancel(job);
+    assert_eq!(agdiag_job_wait(job, 2000), 1);
+    assert!(!progress(job).to_string().contains(SENTINEL));
+    assert!(agdiag_job_report(job).is_null());
+    assert!(!last_error().contains(SENTINEL));
+    unsafe { agdiag_job_free(job) };
+}

@@ -1,68 +1,175 @@
 //! Which instances to collect: the ones asked for, then (with `discover_replicas`) every replica
-//! their `availability_replicas` rows name that is not already collected. A discovered replica is
-//! reached through the override map first, then by its `replica_server_name` (SQL Browser for a
-//! named instance).
+//! their `availability_replicas` rows name that is not already being collected. A discovered
+//! replica is reached through the override map first, then by its `replica_server_name` (SQL
+//! Browser for a named instance).
+//!
+//! Discovery does not wait for whole batches: the collector reports each given instance's server
+//! name and replica names as soon as those result sets arrive (they lead every batch), and a
+//! replica starts once every given instance has said who it is (or has finished, reachable or not),
+//! so a replica that was also given by address is never collected twice.
 
-use crate::snapshot::{keys, Instance};
+use crate::snapshot::{keys, Instance, Row};
 
 use super::request::Request;
 
-/// The targets of replicas named by the connected instances and not yet collected, in the order
-/// the rows name them.
-pub fn replicas_to_add(collected: &[Instance], request: &Request) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for inst in collected.iter().filter(|i| i.connected) {
-        for row in inst.rows_or_empty(keys::AVAILABILITY_REPLICAS) {
-            if let Some(name) = row.str("replica_server_name")
-                && !name.trim().is_empty()
-                && !names.iter().any(|n| n.eq_ignore_ascii_case(name))
-            {
-                names.push(name.to_string());
+/// One instance being collected, given or discovered.
+#[derive(Debug)]
+struct Slot {
+    target: String,
+    given: bool,
+    /// `ServerName` / `@@SERVERNAME` as reported so far; empty until its `server_properties` arrived.
+    names: Vec<String>,
+    finished: bool,
+}
+
+impl Slot {
+    fn is_named(&self, name: &str) -> bool {
+        if self.names.is_empty() {
+            self.target.trim().eq_ignore_ascii_case(name.trim())
+        } else {
+            self.names.iter().any(|n| n.eq_ignore_ascii_case(name.trim()))
+        }
+    }
+
+    /// Known to be (or not to be) a given server: it said its name, or it has finished.
+    fn resolved(&self) -> bool {
+        !self.names.is_empty() || self.finished
+    }
+}
+
+/// The discovery state of one collection. Slot indexes are the instances' order in the snapshot.
+#[derive(Debug)]
+pub struct Discovery {
+    slots: Vec<Slot>,
+    /// Every replica name seen, in the order the rows named them.
+    replica_names: Vec<String>,
+    considered: usize,
+}
+
+impl Discovery {
+    pub fn new(given: &[String]) -> Discovery {
+        let slots = given.iter().map(|t| Slot { target: t.clone(), given: true, names: Vec::new(), finished: false }).collect();
+        Discovery { slots, replica_names: Vec::new(), considered: 0 }
+    }
+
+    /// Instance `index` reported its `server_properties` rows.
+    pub fn identified(&mut self, index: usize, rows: &[Row]) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            add_names(&mut slot.names, server_names(rows));
+        }
+    }
+
+    /// A given instance reported its `availability_replicas` rows.
+    pub fn replicas(&mut self, rows: &[Row]) {
+        add_names(&mut self.replica_names, rows.iter().filter_map(|r| r.str("replica_server_name")).map(str::to_string).collect());
+    }
+
+    /// Instance `index` finished. A given instance's complete rows count too, in case the early
+    /// look missed them.
+    pub fn finished(&mut self, index: usize, instance: &Instance) {
+        let Some(slot) = self.slots.get_mut(index) else { return };
+        slot.finished = true;
+        if !slot.given || !instance.connected {
+            return;
+        }
+        if let Ok(rows) = instance.rows(keys::SERVER_PROPERTIES) {
+            self.identified(index, rows);
+        }
+        if let Ok(rows) = instance.rows(keys::AVAILABILITY_REPLICAS) {
+            self.replicas(rows);
+        }
+    }
+
+    /// The replicas to start now, as (replica name, target), each added as a new slot in order.
+    pub fn start_now(&mut self, request: &Request) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if !self.slots.iter().filter(|s| s.given).all(Slot::resolved) {
+            return out;
+        }
+        while self.considered < self.replica_names.len() {
+            let name = self.replica_names[self.considered].clone();
+            self.considered += 1;
+            if self.slots.iter().any(|s| s.is_named(&name)) {
+                continue;
             }
+            let target = request.override_for(&name).unwrap_or(&name).trim().to_string();
+            if self.slots.iter().any(|s| s.target.trim().eq_ignore_ascii_case(&target)) {
+                continue;
+            }
+            self.slots.push(Slot { target: target.clone(), given: false, names: Vec::new(), finished: false });
+            out.push((name, target));
         }
+        out
     }
-    let mut targets: Vec<String> = Vec::new();
+}
+
+fn add_names(list: &mut Vec<String>, names: Vec<String>) {
     for name in names {
-        if collected.iter().any(|i| i.connected && i.properties().is_some() && i.is_named(&name)) {
-            continue;
+        if !name.trim().is_empty() && !list.iter().any(|n| n.eq_ignore_ascii_case(name.trim())) {
+            list.push(name.trim().to_string());
         }
-        let target = request.override_for(&name).unwrap_or(&name).to_string();
-        let known = |t: &str| t.trim().eq_ignore_ascii_case(target.trim());
-        if collected.iter().any(|i| known(&i.target)) || targets.iter().any(|t| known(t)) {
-            continue;
-        }
-        targets.push(target);
     }
-    targets
+}
+
+fn server_names(rows: &[Row]) -> Vec<String> {
+    rows.iter().flat_map(|r| ["ServerName", "@@SERVERNAME"].into_iter().filter_map(|c| r.str(c))).map(str::to_string).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::collect::request::Authentication;
-    use crate::snapshot::Row;
     use serde_json::json;
 
-    fn instance(target: &str, server: &str, replicas: &[&str]) -> Instance {
-        let mut inst = Instance { target: target.into(), connected: true, ..Default::default() };
-        inst.results.insert(keys::SERVER_PROPERTIES.into(), vec![Row::from([("ServerName", json!(server))])]);
-        inst.results.insert(
-            keys::AVAILABILITY_REPLICAS.into(),
-            replicas.iter().map(|r| Row::from([("replica_server_name", json!(r))])).collect(),
-        );
-        inst
+    fn properties(server: &str) -> Vec<Row> {
+        vec![Row::from([("ServerName", json!(server)), ("@@SERVERNAME", json!(server))])]
+    }
+
+    fn replicas(names: &[&str]) -> Vec<Row> {
+        names.iter().map(|r| Row::from([("replica_server_name", json!(r))])).collect()
+    }
+
+    fn finished(target: &str, connected: bool) -> Instance {
+        Instance { target: target.into(), connected, ..Default::default() }
     }
 
     #[test]
-    fn adds_unseen_replicas_through_overrides() {
+    fn starts_unseen_replicas_through_overrides_as_soon_as_named() {
         let mut request = Request::new(vec!["sql1".into()], Authentication::Integrated);
         request.overrides.insert("sql2".into(), "127.0.0.1,5002".into());
-        let got = replicas_to_add(&[instance("sql1", "SQL1", &["SQL1", "SQL2", "SQL3\\INST"])], &request);
-        assert_eq!(got, vec!["127.0.0.1,5002".to_string(), "SQL3\\INST".to_string()]);
-        // Already collected by name or by target: nothing to add.
-        let both = [instance("sql1", "SQL1", &["SQL1", "SQL2"]), instance("127.0.0.1,5002", "SQL2", &[])];
-        assert!(replicas_to_add(&both, &request).is_empty());
-        let failed = Instance { target: "127.0.0.1,5002".into(), connected: false, ..Default::default() };
-        assert!(replicas_to_add(&[instance("sql1", "SQL1", &["SQL2"]), failed], &request).is_empty());
+        let mut d = Discovery::new(&["sql1".into()]);
+        d.replicas(&replicas(&["SQL1", "SQL2", "SQL3\\INST"]));
+        // sql1 has not said its name yet: "SQL1" could be it.
+        assert!(d.start_now(&request).is_empty());
+        d.identified(0, &properties("SQL1"));
+        let got = d.start_now(&request);
+        assert_eq!(got, vec![("SQL2".into(), "127.0.0.1,5002".into()), ("SQL3\\INST".into(), "SQL3\\INST".into())]);
+        // Nothing twice: the same names again, or from the complete rows at the end.
+        d.replicas(&replicas(&["SQL2", "sql3\\inst"]));
+        assert!(d.start_now(&request).is_empty());
+    }
+
+    #[test]
+    fn waits_for_every_given_instance_to_say_who_it_is() {
+        let request = Request::new(vec![], Authentication::Integrated);
+        let mut d = Discovery::new(&["10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3,1433".into()]);
+        d.identified(0, &properties("SQL1"));
+        d.replicas(&replicas(&["SQL1", "SQL2", "SQL3", "SQL4"]));
+        assert!(d.start_now(&request).is_empty(), "10.0.0.2 may be SQL2");
+        d.identified(1, &properties("SQL2"));
+        // The third never answered: finished without a name.
+        d.finished(2, &finished("10.0.0.3,1433", false));
+        let got: Vec<String> = d.start_now(&request).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(got, vec!["SQL3", "SQL4"]);
+    }
+
+    #[test]
+    fn a_failed_given_target_is_not_retried_under_the_same_name() {
+        let request = Request::new(vec![], Authentication::Integrated);
+        let mut d = Discovery::new(&["sql1".into(), "SQL2".into()]);
+        d.identified(0, &properties("SQL1"));
+        d.replicas(&replicas(&["SQL1", "SQL2"]));
+        d.finished(1, &finished("SQL2", false));
+        assert!(d.start_now(&request).is_empty());
     }
 }

@@ -1,10 +1,12 @@
 //! A collection running in the background on the one shared tokio runtime: progress to poll,
 //! a wait with a timeout, cancel, and the report when done. No callbacks cross threads.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use once_cell::sync::Lazy;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -83,6 +85,39 @@ struct Shared {
     finished: Condvar,
 }
 
+/// Records the outcome and wakes every waiter; on drop without an outcome, records an error.
+struct FinishOnDrop(Arc<Shared>);
+
+impl FinishOnDrop {
+    fn with(self, outcome: Result<Report>) {
+        self.set(outcome);
+    }
+
+    fn set(&self, outcome: Result<Report>) {
+        let shared = &self.0;
+        shared.progress.step(match &outcome {
+            Ok(_) => "done",
+            Err(e) if e.kind == ErrorKind::Cancelled => "cancelled",
+            Err(_) => "failed",
+        });
+        let mut state = shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if matches!(*state, State::Running) {
+            *state = State::Finished(Box::new(outcome));
+        }
+        drop(state);
+        shared.finished.notify_all();
+    }
+}
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        let running = matches!(*self.0.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()), State::Running);
+        if running {
+            self.set(Err(Error::new(ErrorKind::Collection, "the collection stopped unexpectedly (runtime shut down or task aborted)")));
+        }
+    }
+}
+
 /// A background collection. Dropping it cancels the work.
 pub struct Job {
     shared: Arc<Shared>,
@@ -105,25 +140,25 @@ impl Job {
         });
         let task = shared.clone();
         RUNTIME.spawn(async move {
-            let work = super::collect(&request, resolver, &task.progress);
+            // Whatever ends this task (a panic that escapes, the runtime shutting down), waiters
+            // are released with an error instead of waiting forever.
+            let finish = FinishOnDrop(task.clone());
+            let work = AssertUnwindSafe(async {
+                let snapshot = super::collect(&request, resolver, &task.progress).await;
+                task.progress.step("analyzing");
+                let options = AnalyzeOptions { checks: request.checks.clone(), generated_at: None };
+                crate::analyze(snapshot, &options)
+            })
+            .catch_unwind();
             let outcome = tokio::select! {
                 // Dropping the collect future closes every connection and probe still open.
                 _ = task.cancel.cancelled() => Err(Error::new(ErrorKind::Cancelled, "collection cancelled")),
-                snapshot = work => {
-                    task.progress.step("analyzing");
-                    let options = AnalyzeOptions { checks: request.checks.clone(), generated_at: None };
-                    Ok(crate::analyze(snapshot, &options))
-                }
+                report = work => report.map_err(|payload| Error::new(
+                    ErrorKind::Collection,
+                    format!("internal error in agdiag during collection (please report it): {}", super::panic_text(payload.as_ref())),
+                )),
             };
-            task.progress.step(match &outcome {
-                Ok(_) => "done",
-                Err(e) if e.kind == ErrorKind::Cancelled => "cancelled",
-                Err(_) => "failed",
-            });
-            if let Ok(mut state) = task.state.lock() {
-                *state = State::Finished(Box::new(outcome));
-            }
-            task.finished.notify_all();
+            finish.with(outcome);
         });
         Job { shared }
     }

@@ -14,21 +14,25 @@ pub mod queries;
 pub mod request;
 pub mod stream;
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::future::join_all;
-use tokio::sync::Semaphore;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, Semaphore};
 
 pub use job::{run, run_with, Job, Progress};
 pub use probes::{Resolver, StaticResolver, SystemResolver};
 pub use request::{Authentication, Encrypt, InstanceAddress, Request, Secret, Timeouts};
 
-use crate::snapshot::{keys, Instance, Snapshot, FORMAT};
+use crate::snapshot::{keys, Instance, Row, Snapshot, FORMAT};
+use discovery::Discovery;
 
-/// Collects a snapshot. Cancellation is by dropping the future (the job does that).
+/// Collects a snapshot. Cancellation is by dropping the future (the job does that): every
+/// connection and probe lives inside it, none in a detached task.
 pub async fn collect(request: &Request, resolver: Arc<dyn Resolver>, progress: &Progress) -> Snapshot {
     let collected_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let permits = Arc::new(Semaphore::new(request.concurrency));
     let mut given: Vec<String> = Vec::new();
     for target in &request.instances {
         let target = target.trim().to_string();
@@ -36,14 +40,7 @@ pub async fn collect(request: &Request, resolver: Arc<dyn Resolver>, progress: &
             given.push(target);
         }
     }
-    progress.add_total(given.len());
-    let mut instances = collect_all(&given, request, &permits, progress).await;
-    if request.discover_replicas {
-        progress.step("discovering replicas");
-        let more = discovery::replicas_to_add(&instances, request);
-        progress.add_total(more.len());
-        instances.extend(collect_all(&more, request, &permits, progress).await);
-    }
+    let instances = collect_instances(&given, request, progress).await;
     let probes = if request.probes {
         progress.step("probing endpoints, listeners and routing URLs");
         probes::run(&probes::targets(&instances), resolver, request.timeouts.probe()).await
@@ -60,14 +57,108 @@ pub async fn collect(request: &Request, resolver: Arc<dyn Resolver>, progress: &
     }
 }
 
-async fn collect_all(targets: &[String], request: &Request, permits: &Semaphore, progress: &Progress) -> Vec<Instance> {
-    join_all(targets.iter().map(|t| collect_instance(t, request, permits, progress))).await
+/// The statement order of every batch: the server's own name, then its replicas first, so that
+/// discovery can start the other replicas while the rest of the batch is still streaming.
+fn batch_keys() -> Vec<&'static str> {
+    let first = [keys::SERVER_PROPERTIES, keys::AVAILABILITY_REPLICAS];
+    first.iter().copied().chain(keys::ALL.iter().copied().filter(|k| !first.contains(k))).collect()
 }
 
-async fn collect_instance(target: &str, request: &Request, permits: &Semaphore, progress: &Progress) -> Instance {
-    let mut instance = Instance { target: target.to_string(), connected: false, ..Default::default() };
+/// What a given instance tells the discovery loop while its batch is still running.
+enum Seen {
+    /// Its `server_properties` rows.
+    Identity(usize, Vec<Row>),
+    /// Its `availability_replicas` rows.
+    Replicas(Vec<Row>),
+}
+
+/// Collects the given instances and, with `discover_replicas`, every replica they name (see
+/// [`discovery`]): a replica starts as soon as it is known, not when the first batch ends.
+async fn collect_instances(given: &[String], request: &Request, progress: &Progress) -> Vec<Instance> {
+    let permits = Semaphore::new(request.concurrency);
+    let order = batch_keys();
+    progress.add_total(given.len());
+    let (tx, mut rx) = mpsc::unbounded_channel::<Seen>();
+    let mut discovery = Discovery::new(given);
+    let mut done: Vec<Option<Instance>> = given.iter().map(|_| None).collect();
+    let mut running = FuturesUnordered::new();
+    for (index, target) in given.iter().enumerate() {
+        let events = request.discover_replicas.then(|| tx.clone());
+        let work = collect_instance(target.clone(), index, request, &permits, progress, &order, events);
+        running.push(guarded(index, target.clone(), progress, work));
+    }
+    drop(tx);
+    loop {
+        tokio::select! {
+            Some(seen) = rx.recv() => match seen {
+                Seen::Identity(index, rows) => discovery.identified(index, &rows),
+                Seen::Replicas(rows) => discovery.replicas(&rows),
+            },
+            Some((index, instance)) = running.next() => {
+                discovery.finished(index, &instance);
+                done[index] = Some(instance);
+            },
+            else => break,
+        }
+        if !request.discover_replicas {
+            continue;
+        }
+        for (name, target) in discovery.start_now(request) {
+            progress.add_total(1);
+            progress.step(&format!("discovered replica {name}"));
+            let index = done.len();
+            done.push(None);
+            let work = collect_instance(target.clone(), index, request, &permits, progress, &order, None);
+            running.push(guarded(index, target, progress, work));
+        }
+    }
+    done.into_iter().flatten().collect()
+}
+
+fn has_columns(names: &[String], wanted: &[&str]) -> bool {
+    wanted.iter().all(|w| names.iter().any(|n| n.eq_ignore_ascii_case(w)))
+}
+
+type Guarded<'a> = std::pin::Pin<Box<dyn Future<Output = (usize, Instance)> + Send + 'a>>;
+
+/// Runs one instance's collection; a panic inside it becomes that instance's error instead of
+/// ending the whole collection.
+fn guarded<'a>(index: usize, target: String, progress: &'a Progress, work: impl Future<Output = Instance> + Send + 'a) -> Guarded<'a> {
+    Box::pin(async move {
+        match AssertUnwindSafe(work).catch_unwind().await {
+            Ok(instance) => (index, instance),
+            Err(payload) => {
+                progress.instance_done();
+                let what = panic_text(payload.as_ref());
+                let error = connect::transport(format!(
+                    "internal error in agdiag while collecting {target} (please report it): {what}"
+                ));
+                (index, Instance { target, connected: false, connect_error: Some(error), ..Default::default() })
+            }
+        }
+    })
+}
+
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+async fn collect_instance(
+    target: String,
+    index: usize,
+    request: &Request,
+    permits: &Semaphore,
+    progress: &Progress,
+    order: &[&'static str],
+    events: Option<mpsc::UnboundedSender<Seen>>,
+) -> Instance {
+    let mut instance = Instance { target: target.clone(), connected: false, ..Default::default() };
     let Ok(_permit) = permits.acquire().await else { return instance };
-    let address = match InstanceAddress::parse(target) {
+    let address = match InstanceAddress::parse(&target) {
         Ok(a) => a,
         Err(e) => {
             instance.connect_error = Some(connect::transport(e.message));
@@ -79,7 +170,18 @@ async fn collect_instance(target: &str, request: &Request, permits: &Semaphore, 
     match connect::connect(&address, request).await {
         Ok(mut client) => {
             progress.step(&format!("querying {target}"));
-            let collected = stream::collect(&mut client, keys::ALL).await;
+            // Tell discovery who this is and which replicas it names as soon as those sets arrive.
+            let mut observe = |columns: &[String], rows: &[Row]| {
+                let Some(events) = &events else { return };
+                // Recognised by their columns: an earlier failed statement shifts the sets, and
+                // tiberius reports that error only at the end of the batch.
+                if has_columns(columns, &["ServerName", "@@SERVERNAME"]) {
+                    let _ = events.send(Seen::Identity(index, rows.to_vec()));
+                } else if has_columns(columns, &["replica_server_name", "endpoint_url"]) {
+                    let _ = events.send(Seen::Replicas(rows.to_vec()));
+                }
+            };
+            let collected = stream::collect(&mut client, order, request.timeouts.command(), &mut observe).await;
             instance.connected = true;
             instance.results = collected.results;
             instance.query_errors = collected.query_errors;
@@ -88,4 +190,38 @@ async fn collect_instance(target: &str, request: &Request, permits: &Semaphore, 
     }
     progress.instance_done();
     instance
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_one_instance_becomes_its_error() {
+        let progress = Progress::default();
+        let work = async {
+            if progress.instances_done() == 0 {
+                panic!("boom at row 3");
+            }
+            Instance::default()
+        };
+        let (index, instance) = guarded(4, "sql9,1433".into(), &progress, work).await;
+        assert_eq!(index, 4);
+        assert_eq!(instance.target, "sql9,1433");
+        assert!(!instance.connected);
+        let error = instance.connect_error.unwrap();
+        assert!(error.message.contains("internal error") && error.message.contains("boom at row 3"), "{error:?}");
+        assert_eq!(progress.instances_done(), 1, "the panicked instance still counts as done");
+    }
+
+    #[test]
+    fn batches_lead_with_the_server_name_and_its_replicas() {
+        let order = batch_keys();
+        assert_eq!(&order[..2], &[keys::SERVER_PROPERTIES, keys::AVAILABILITY_REPLICAS]);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        let mut all = keys::ALL.to_vec();
+        all.sort_unstable();
+        assert_eq!(sorted, all);
+    }
 }

@@ -9,7 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::panic::AssertUnwindSafe;
+
 use futures_util::future::{join_all, BoxFuture};
+use futures_util::FutureExt;
 use tokio::net::TcpStream;
 
 use crate::snapshot::{keys, Instance, Probe};
@@ -141,12 +144,25 @@ pub fn targets(instances: &[Instance]) -> Vec<Target> {
 
 /// Runs every probe for `targets` in parallel.
 pub async fn run(targets: &[Target], resolver: Arc<dyn Resolver>, timeout: Duration) -> Vec<Probe> {
-    let per_target = targets.iter().map(|t| probe_target(t, resolver.clone(), timeout));
+    let per_target = targets.iter().map(|t| guarded(t, resolver.clone(), timeout));
     join_all(per_target).await.into_iter().flatten().collect()
 }
 
-async fn probe_target(target: &Target, resolver: Arc<dyn Resolver>, timeout: Duration) -> Vec<Probe> {
-    let base = Probe {
+/// A panic while probing one target (a resolver that panics, say) becomes that target's error;
+/// the other probes and the instances' rows are kept.
+async fn guarded(target: &Target, resolver: Arc<dyn Resolver>, timeout: Duration) -> Vec<Probe> {
+    match AssertUnwindSafe(probe_target(target, resolver, timeout)).catch_unwind().await {
+        Ok(probes) => probes,
+        Err(payload) => {
+            let mut failed = base_probe(target);
+            failed.error = Some(format!("internal error in agdiag while probing (please report it): {}", super::panic_text(payload.as_ref())));
+            vec![failed]
+        }
+    }
+}
+
+fn base_probe(target: &Target) -> Probe {
+    Probe {
         purpose: target.purpose.to_string(),
         subject: target.subject.clone(),
         url: target.url.clone(),
@@ -157,7 +173,11 @@ async fn probe_target(target: &Target, resolver: Arc<dyn Resolver>, timeout: Dur
         ok: false,
         error: None,
         elapsed_ms: None,
-    };
+    }
+}
+
+async fn probe_target(target: &Target, resolver: Arc<dyn Resolver>, timeout: Duration) -> Vec<Probe> {
+    let base = base_probe(target);
     let started = Instant::now();
     let resolved = match tokio::time::timeout(timeout, resolver.resolve(&target.host)).await {
         Ok(Ok(ips)) if !ips.is_empty() => ips,

@@ -195,6 +195,11 @@ pub struct Request {
     pub probes: bool,
 }
 
+/// More connections at once than any AG has replicas is a typo, not a plan.
+const MAX_CONCURRENCY: usize = 1024;
+/// A timeout longer than an hour is a typo (seconds given as milliseconds × 1000, say).
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
 fn default_integrated() -> Authentication {
     Authentication::Integrated
 }
@@ -226,6 +231,7 @@ impl Request {
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .map(Secret);
+        check_field_types(&value)?;
         let request: Request = serde_json::from_value(value).map_err(|e| {
             let mut message = format!("collection request is not valid: {e}");
             if let Some(p) = &password {
@@ -241,19 +247,46 @@ impl Request {
         if self.instances.is_empty() {
             return Err(Error::invalid_argument("collection request names no instances"));
         }
+        let mut seen: Vec<(&str, InstanceAddress)> = Vec::new();
         for text in &self.instances {
-            InstanceAddress::parse(text)?;
+            let address = InstanceAddress::parse(text)?;
+            if let Some((first, _)) = seen.iter().find(|(_, a)| a.same_instance(&address)) {
+                return Err(Error::invalid_argument(format!(
+                    "instance \"{}\" is listed twice (also as \"{}\")",
+                    text.escape_debug(),
+                    first.escape_debug()
+                )));
+            }
+            seen.push((text, address));
         }
+        let mut names: Vec<&str> = Vec::new();
         for (name, text) in &self.overrides {
+            if name.trim().is_empty() {
+                return Err(Error::invalid_argument("an override has an empty replica name"));
+            }
+            if names.iter().any(|n| n.trim().eq_ignore_ascii_case(name.trim())) {
+                return Err(Error::invalid_argument(format!(
+                    "replica {} has more than one override (names are case-insensitive)",
+                    name.escape_debug()
+                )));
+            }
+            names.push(name);
             InstanceAddress::parse(text)
-                .map_err(|e| Error::invalid_argument(format!("override for {name}: {}", e.message)))?;
+                .map_err(|e| Error::invalid_argument(format!("override for {}: {}", name.escape_debug(), e.message)))?;
         }
-        if self.concurrency == 0 {
-            return Err(Error::invalid_argument("concurrency must be at least 1"));
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(Error::invalid_argument(format!(
+                "concurrency {} is out of range: collect 1 to {MAX_CONCURRENCY} instances at once",
+                self.concurrency
+            )));
         }
         let t = &self.timeouts;
-        if [t.connect_ms, t.login_ms, t.command_ms, t.probe_ms].contains(&0) {
-            return Err(Error::invalid_argument("timeouts must be greater than 0 ms"));
+        for (name, ms) in [("connect_ms", t.connect_ms), ("login_ms", t.login_ms), ("command_ms", t.command_ms), ("probe_ms", t.probe_ms)] {
+            if ms == 0 || ms > MAX_TIMEOUT_MS {
+                return Err(Error::invalid_argument(format!(
+                    "timeout {name} = {ms} is out of range: 1 to {MAX_TIMEOUT_MS} ms (one hour)"
+                )));
+            }
         }
         if self.trust_server_certificate && self.encrypt == Encrypt::Off {
             return Err(Error::invalid_argument("trust_server_certificate has no meaning with encrypt \"off\""));
@@ -297,6 +330,56 @@ impl Request {
     }
 }
 
+/// serde's type errors do not say which field; these name it (and never echo a value, which could
+/// be a misplaced password).
+fn check_field_types(value: &Value) -> Result<()> {
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    let Some(object) = value.as_object() else {
+        return Err(Error::invalid_argument(format!("collection request must be a JSON object, not {}", kind(value))));
+    };
+    let wrong = |field: &str, want: &str, got: &Value| {
+        Error::invalid_argument(format!("collection request field {field} must be {want}, not {}", kind(got)))
+    };
+    match object.get("instances") {
+        None => return Err(Error::invalid_argument("collection request has no \"instances\" (an array of host, host\\instance or host,port)")),
+        Some(Value::Array(items)) => {
+            if let Some(item) = items.iter().find(|i| !i.is_string()) {
+                return Err(wrong("instances[]", "a string", item));
+            }
+        }
+        Some(other) => return Err(wrong("instances", "an array of strings", other)),
+    }
+    for field in ["trust_server_certificate", "discover_replicas", "probes"] {
+        if let Some(v) = object.get(field).filter(|v| !v.is_boolean()) {
+            return Err(wrong(field, "true or false", v));
+        }
+    }
+    if let Some(v) = object.get("concurrency").filter(|v| !v.is_u64()) {
+        return Err(wrong("concurrency", "a whole number from 1", v));
+    }
+    if let Some(timeouts) = object.get("timeouts") {
+        let Some(timeouts) = timeouts.as_object() else { return Err(wrong("timeouts", "an object", timeouts)) };
+        for (name, v) in timeouts {
+            if !v.is_u64() {
+                return Err(wrong(&format!("timeouts.{name}"), "a whole number of milliseconds", v));
+            }
+        }
+    }
+    for field in ["overrides", "authentication"] {
+        if let Some(v) = object.get(field).filter(|v| !v.is_object()) {
+            return Err(wrong(field, "an object", v));
+        }
+    }
+    Ok(())
+}
+
 /// Where one instance lives: host plus a port or an instance name (resolved by SQL Browser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceAddress {
@@ -308,31 +391,63 @@ pub struct InstanceAddress {
 impl InstanceAddress {
     /// Parses `host`, `host\instance`, `host,port`, `tcp:host,port` (and `host\instance,port`).
     pub fn parse(text: &str) -> Result<InstanceAddress> {
-        let bad = |why: &str| Error::invalid_argument(format!("instance \"{}\" {why}", text.escape_debug()));
+        let bad = |why: String| Error::invalid_argument(format!("instance \"{}\" {why}", text.escape_debug()));
         let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(bad("is empty: give host, host\\instance, host,port or tcp:host,port".into()));
+        }
         let rest = match trimmed.get(..4) {
             Some(p) if p.eq_ignore_ascii_case("tcp:") => &trimmed[4..],
             _ => trimmed,
         };
         let (name_part, port) = match rest.rsplit_once(',') {
             Some((name, port)) => {
-                let port: u16 = port.trim().parse().ok().filter(|p| *p > 0).ok_or_else(|| bad("has an invalid port"))?;
+                let port_text = port.trim();
+                let port: u16 = port_text
+                    .parse()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| bad(format!("has an invalid port \"{}\" (1 to 65535)", port_text.escape_debug())))?;
                 (name.trim(), Some(port))
             }
             None => (rest, None),
         };
         let (host, instance) = match name_part.split_once('\\') {
-            Some((host, inst)) => (host.trim(), Some(inst.trim().to_string()).filter(|i| !i.is_empty())),
+            Some((host, inst)) => {
+                let inst = inst.trim();
+                if inst.is_empty() {
+                    return Err(bad("has an empty instance name after the backslash".into()));
+                }
+                if inst.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+                    return Err(bad(format!("has an invalid instance name \"{}\"", inst.escape_debug())));
+                }
+                (host.trim(), Some(inst.to_string()))
+            }
             None => (name_part, None),
         };
         if host.is_empty() {
-            return Err(bad("names no host"));
+            return Err(bad("names no host".into()));
         }
         if host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == ',') {
-            return Err(bad("is not a host name"));
+            return Err(bad("is not a host name".into()));
         }
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        // `np:`, `lpc:`, `admin:` or `host:1433`: not a host; an IPv6 literal is.
+        if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(bad(
+                "is not a TCP address AgDiag reads: use host, host\\instance, host,port or tcp:host,port \
+                 (a port follows a comma, not a colon)"
+                    .into(),
+            ));
+        }
         Ok(InstanceAddress { host, port, instance })
+    }
+
+    /// The same server instance, however it was spelled (`tcp:`, case, the default port).
+    pub fn same_instance(&self, other: &InstanceAddress) -> bool {
+        let instance = |a: &InstanceAddress| a.instance.as_deref().map(str::to_ascii_lowercase);
+        let port = |a: &InstanceAddress| if a.instance.is_some() { a.port } else { Some(a.tcp_port()) };
+        self.host.eq_ignore_ascii_case(&other.host) && instance(self) == instance(other) && port(self) == port(other)
     }
 
     pub fn tcp_port(&self) -> u16 {
@@ -398,6 +513,67 @@ mod tests {
         let r = Request::new(vec!["a".into()], Authentication::Sql { user: "u".into(), password: Secret::new("S3ntinel!") });
         assert!(!format!("{r:?}").contains("S3ntinel!"));
         assert!(!r.collection_section().to_string().contains("S3ntinel!"));
+    }
+
+    fn invalid(json: &str) -> String {
+        Request::from_json(json).expect_err(json).message
+    }
+
+    #[test]
+    fn malformed_requests_name_the_problem() {
+        let m = invalid(r#"{"instances":[1]}"#);
+        assert!(m.contains("instances[] must be a string, not a number"), "{m}");
+        let m = invalid(r#"{"timeouts":{}}"#);
+        assert!(m.contains("has no \"instances\""), "{m}");
+        let m = invalid(r#"{"instances":["a"],"#);
+        assert!(m.contains("not valid") && m.contains("line 1"), "{m}");
+        let m = invalid(r#"{"instances":["a"],"concurency":4}"#);
+        assert!(m.contains("unknown field `concurency`"), "{m}");
+        let m = invalid(r#"{"instances":["a"],"timeouts":{"connect":5}}"#);
+        assert!(m.contains("unknown field `connect`"), "{m}");
+        for (instance, says) in [
+            ("host,abc", "invalid port \"abc\""),
+            ("host,70000", "invalid port \"70000\""),
+            ("", "is empty"),
+            ("   ", "is empty"),
+            ("tcp:", "names no host"),
+            ("tcp:,1433", "names no host"),
+            ("host\\", "empty instance name"),
+            ("host\\a\\b", "invalid instance name"),
+            ("host:1433", "not a colon"),
+            ("np:host", "not a TCP address"),
+        ] {
+            let m = invalid(&serde_json::json!({ "instances": [instance] }).to_string());
+            assert!(m.contains(says) && m.contains(&format!("\"{}\"", instance.escape_debug())), "{instance}: {m}");
+        }
+        assert!(InstanceAddress::parse("[::1],1433").is_ok());
+        let m = invalid(r#"{"instances":["sql1","SQL1,1433"]}"#);
+        assert!(m.contains("listed twice") && m.contains("sql1"), "{m}");
+        let m = invalid(r#"{"instances":["tcp:sql1,14330","sql1,14330"]}"#);
+        assert!(m.contains("listed twice"), "{m}");
+        // Different instances on one host are not duplicates.
+        let both = r#"{"instances":["sql1","sql1\\INST","sql1,14330"],"authentication":{"method":"sql","user":"u","password":"p"}}"#;
+        assert!(Request::from_json(both).is_ok());
+        let m = invalid(r#"{"instances":["a"],"overrides":{"SQL2":"x,1","sql2":"y,2"}}"#);
+        assert!(m.contains("more than one override"), "{m}");
+        let m = invalid(r#"{"instances":["a"],"overrides":{"SQL2":"x,abc"}}"#);
+        assert!(m.contains("override for SQL2") && m.contains("invalid port"), "{m}");
+        for (field, value, says) in [
+            ("concurrency", "0", "concurrency 0 is out of range"),
+            ("concurrency", "100000", "concurrency 100000 is out of range"),
+            ("concurrency", "-1", "field concurrency must be a whole number from 1, not a number"),
+            ("concurrency", "\"8\"", "field concurrency must be a whole number from 1, not a string"),
+            ("timeouts", "{\"login_ms\":1.5}", "field timeouts.login_ms must be a whole number of milliseconds"),
+            ("probes", "\"yes\"", "field probes must be true or false, not a string"),
+            ("instances", "\"sql1\"", "field instances must be an array of strings, not a string"),
+        ] {
+            let m = invalid(&format!(r#"{{"instances":["a"],"{field}":{value}}}"#));
+            assert!(m.contains(says), "{field}={value}: {m}");
+        }
+        for (name, ms) in [("connect_ms", 0u64), ("login_ms", 0), ("command_ms", 86_400_000), ("probe_ms", u64::MAX)] {
+            let m = invalid(&format!(r#"{{"instances":["a"],"timeouts":{{"{name}":{ms}}}}}"#));
+            assert!(m.contains(&format!("timeout {name} = {ms} is out of range")), "{m}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! asked alone, so no row is ever filed under the wrong key.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use serde_json::{Map, Value};
@@ -33,62 +34,101 @@ struct BatchOutcome {
     broken: Option<ServerError>,
 }
 
-async fn run_batch(client: &mut TdsClient, batch: &Batch) -> BatchOutcome {
+/// Sees each complete result set as it arrives (column names, rows), before the batch ends.
+pub type Observer<'a> = &'a mut (dyn FnMut(&[String], &[Row]) + Send);
+
+async fn run_batch(client: &mut TdsClient, batch: &Batch, command: Duration, observe: Observer<'_>) -> BatchOutcome {
     let mut outcome = BatchOutcome { sets: Vec::new(), server_error: None, broken: None };
-    let mut stream = match client.simple_query(batch.text.as_str()).await {
-        Ok(stream) => stream,
-        Err(e) => {
-            record_error(&mut outcome, e);
+    // tiberius bounds each round trip with the command timeout; this outer bound is a backstop so
+    // that no await on the network is ever unbounded, whatever the driver does.
+    let limit = command + BACKSTOP;
+    let mut stream = match tokio::time::timeout(limit, client.simple_query(batch.text.as_str())).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            record_error(&mut outcome, e, command, None);
+            return outcome;
+        }
+        Err(_) => {
+            outcome.broken = Some(no_response(command, None));
             return outcome;
         }
     };
     let mut current: Option<(Vec<String>, Vec<Row>)> = None;
     loop {
-        match stream.try_next().await {
-            Ok(Some(QueryItem::Metadata(meta))) => {
-                if let Some((_, rows)) = current.take() {
+        match tokio::time::timeout(limit, stream.try_next()).await {
+            Ok(Ok(Some(QueryItem::Metadata(meta)))) => {
+                if let Some((names, rows)) = current.take() {
+                    observe(&names, &rows);
                     outcome.sets.push(rows);
                 }
                 current = Some((meta.columns().iter().map(|c| c.name().to_string()).collect(), Vec::new()));
             }
-            Ok(Some(QueryItem::Row(row))) => {
+            Ok(Ok(Some(QueryItem::Row(row)))) => {
                 let (names, rows) = current.get_or_insert_with(|| (Vec::new(), Vec::new()));
                 rows.push(convert_row(names, row));
             }
-            Ok(None) => break,
-            Err(e) => {
-                record_error(&mut outcome, e);
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
+                record_error(&mut outcome, e, command, current.as_ref().map(|(_, rows)| rows.len()));
+                break;
+            }
+            Err(_) => {
+                outcome.broken = Some(no_response(command, current.as_ref().map(|(_, rows)| rows.len())));
                 break;
             }
         }
     }
-    // After a transport failure the set being read may be cut short: drop it.
-    if let Some((_, rows)) = current.take()
+    // After a transport failure the set being read may be cut short: it is not kept, because a
+    // partial set would read as complete evidence (a replica or database that seems missing).
+    if let Some((names, rows)) = current.take()
         && outcome.broken.is_none()
     {
+        observe(&names, &rows);
         outcome.sets.push(rows);
     }
     outcome
 }
 
-fn record_error(outcome: &mut BatchOutcome, e: tiberius::error::Error) {
+/// Added to the command timeout for the outer bound on each round trip.
+const BACKSTOP: Duration = Duration::from_millis(250);
+
+fn partial(rows_read: Option<usize>) -> String {
+    match rows_read {
+        Some(n) => format!(" ({n} rows of the result set being read were discarded as incomplete)"),
+        None => String::new(),
+    }
+}
+
+fn no_response(command: Duration, rows_read: Option<usize>) -> ServerError {
+    transport(format!(
+        "no response from the server for {} ms while reading results (command timeout){}",
+        command.as_millis(),
+        partial(rows_read)
+    ))
+}
+
+fn record_error(outcome: &mut BatchOutcome, e: tiberius::error::Error, command: Duration, rows_read: Option<usize>) {
     match &e {
         tiberius::error::Error::Server(token) => {
             outcome.server_error = Some((server_error(&e), token.line(), token.procedure().to_string()));
         }
-        _ => outcome.broken = Some(transport(format!("connection lost while reading results: {e}"))),
+        tiberius::error::Error::Io { kind: std::io::ErrorKind::TimedOut, .. } => {
+            outcome.broken = Some(no_response(command, rows_read));
+        }
+        _ => outcome.broken = Some(transport(format!("connection lost while reading results: {e}{}", partial(rows_read)))),
     }
 }
 
-/// Runs the batch for every key and files rows and errors per key.
-pub async fn collect(client: &mut TdsClient, wanted: &[&'static str]) -> Collected {
+/// Runs the batch for every key and files rows and errors per key. `command` bounds each round
+/// trip; `observe` sees every complete result set as soon as it has arrived.
+pub async fn collect(client: &mut TdsClient, wanted: &[&'static str], command: Duration, observe: Observer<'_>) -> Collected {
     let mut collected = Collected::default();
     let mut pending: Vec<&'static str> = wanted.to_vec();
     let mut one_at_a_time = false;
     while !pending.is_empty() {
         let batch = Batch::new(if one_at_a_time { &pending[..1] } else { &pending });
         let keys = batch.keys();
-        let outcome = run_batch(client, &batch).await;
+        let outcome = run_batch(client, &batch, command, &mut *observe).await;
         if let Some(lost) = outcome.broken {
             // Without a server error so far, the complete sets are in key order.
             let exact = if outcome.server_error.is_none() { outcome.sets.len() } else { 0 };

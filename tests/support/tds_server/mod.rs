@@ -101,6 +101,9 @@ pub enum Fault {
     /// Close the connection after sending `after_rows` rows of a batch (counted across the
     /// batch's result sets), in the middle of the reply. A batch with fewer rows completes.
     CloseMidResult { after_rows: usize },
+    /// Like `CloseMidResult`, but keep the connection open and send nothing more (a server or
+    /// network that stalls in the middle of a reply).
+    StallMidResult { after_rows: usize },
     /// Reject every login with this error (SQL Server uses 18456, class 14, and a state that says
     /// why: 5 unknown user, 8 wrong password, 38 database unavailable ...), then close.
     LoginFailure { number: i32, state: u8, message: String },

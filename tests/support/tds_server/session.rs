@@ -93,6 +93,14 @@ async fn serve(reader: &mut MessageReader, writer: &mut PacketWriter, config: &S
                     writer.close().await;
                     return Ok(());
                 }
+                if let Fault::StallMidResult { after_rows } = config.fault
+                    && let Some(&cut) = reply.row_starts.get(after_rows)
+                {
+                    send_without_end(writer, &reply.bytes[..cut]).await?;
+                    // Read (and ignore) whatever the client sends until it goes away.
+                    while reader.next().await?.is_some() {}
+                    return Ok(());
+                }
                 send_reply(reader, writer, &reply).await?;
             }
             packet::TYPE_ATTENTION => {
