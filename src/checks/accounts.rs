@@ -14,6 +14,7 @@
 
 use serde_json::{Value, json};
 
+use super::endpoint::DEFAULT_ENDPOINT;
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
@@ -110,11 +111,6 @@ pub const CHECKS: &[Check] = &[
         run: mixed_service_accounts,
     },
 ];
-
-/// The endpoint name the `endpoint.missing` fix creates; grants for an instance without a
-/// mirroring endpoint name it, because the script creates the endpoint (CreateEndpoint) before
-/// any grant (GrantConnect).
-const DEFAULT_ENDPOINT: &str = "Hadr_endpoint";
 
 const SERVICE_COLUMNS: &[&str] = &["servicename", "service_account", "status_desc", "is_clustered", "cluster_nodename"];
 const PROPERTY_COLUMNS: &[&str] =
@@ -433,7 +429,7 @@ fn mirroring_endpoint(inst: &Instance) -> Result<Option<&Row>, String> {
     let rows = inst
         .rows(keys::DATABASE_MIRRORING_ENDPOINTS)
         .map_err(|why| unavailable_reason(inst.name(), keys::DATABASE_MIRRORING_ENDPOINTS, why, false))?;
-    Ok(rows.iter().find(|r| r.is("type_desc", "DATABASE_MIRRORING") || r.int("type") == Some(4)).or(rows.first()))
+    Ok(crate::checks::endpoint::mirroring_endpoint(rows))
 }
 
 fn endpoint_name(endpoint: Option<&Row>) -> &str {

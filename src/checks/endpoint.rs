@@ -15,7 +15,7 @@ use super::endpoint_url;
 use super::{Check, CheckInfo, CheckRun, Ctx, Draft};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
-use crate::snapshot::{Instance, Row, keys};
+use crate::snapshot::{Instance, Row, domains, keys};
 use crate::tcp_url::TcpUrl;
 use crate::topology::{AgView, ReplicaView};
 
@@ -170,18 +170,14 @@ pub const CHECKS: &[Check] = &[
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
 
-fn is_mirroring(r: &Row) -> bool {
-    r.is("type_desc", "DATABASE_MIRRORING") || r.int("type") == Some(4)
-}
-
 /// The instance's database mirroring endpoint in `sys.database_mirroring_endpoints` (one at most).
 pub(crate) fn mirroring_endpoint(rows: &[Row]) -> Option<&Row> {
-    rows.iter().find(|r| is_mirroring(r)).or(rows.first())
+    rows.iter().find(|r| domains::is_mirroring_endpoint(r)).or(rows.first())
 }
 
 /// The database mirroring row of `sys.tcp_endpoints` (type 4), which carries the port.
 pub(crate) fn mirroring_tcp_row(rows: &[Row]) -> Option<&Row> {
-    rows.iter().find(|r| is_mirroring(r))
+    rows.iter().find(|r| domains::is_mirroring_endpoint(r))
 }
 
 /// Whether an instance hosts a replica, and so how much a bad endpoint matters.
@@ -454,7 +450,7 @@ fn not_listening(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let Some(listeners) = run.rows(inst, keys::DM_TCP_LISTENER_STATES) else { continue };
         let mirroring: Vec<&Row> = listeners
             .iter()
-            .filter(|l| l.is("type_desc", "DATABASE_MIRRORING") || (l.code("type_desc").is_none() && l.int("type") == Some(2)))
+            .filter(|l| domains::is_mirroring_listener(l))
             .collect();
         let online = |l: &&Row| match l.code("state_desc") {
             Some(d) => d.eq_ignore_ascii_case("ONLINE"),

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
-use crate::snapshot::{Instance, Row, keys};
+use crate::snapshot::{Instance, Row, domains, keys};
 
 const SEED_HANDSHAKE: &str = "endpoint-handshake-and-ownership: AlwaysOn – Connection Handshake Failure (SQL Server log)";
 
@@ -309,7 +309,7 @@ fn replica_at(ctx: &Ctx<'_>, client: &str) -> Option<String> {
 }
 
 fn mirroring_endpoint(inst: &Instance) -> Option<&Row> {
-    let is_mirroring = |r: &&Row| r.is("type_desc", "DATABASE_MIRRORING") || r.int("type") == Some(4);
+    let is_mirroring = |r: &&Row| domains::is_mirroring_endpoint(r);
     inst.rows_or_empty(keys::DATABASE_MIRRORING_ENDPOINTS)
         .iter()
         .find(is_mirroring)
@@ -563,7 +563,7 @@ fn port_in_use(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             // If the endpoint listens on that port now, the conflict is over.
             let listening_now = port.and_then(|p| {
                 inst.rows(keys::DM_TCP_LISTENER_STATES).ok()?.iter().find(|r| {
-                    (r.is("type_desc", "DATABASE_MIRRORING") || r.int("type") == Some(2))
+                    domains::is_mirroring_listener(r)
                         && r.int("port") == Some(i64::from(p))
                         && r.code("state_desc").is_none_or(|st| st.eq_ignore_ascii_case("ONLINE"))
                 })

@@ -14,7 +14,7 @@ use super::network::{FROM_HERE, NO_PROBES, address_port, describe, probe_groups}
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::tsql;
-use crate::snapshot::{Instance, Row, keys};
+use crate::snapshot::{Instance, Row, domains, keys};
 use crate::topology::{AgView, guid};
 
 pub const CHECKS: &[Check] = &[
@@ -204,13 +204,9 @@ fn primary_tsql_port(ctx: &Ctx<'_>, l: &Listener<'_>) -> Option<i64> {
     primary
         .rows_or_empty(keys::DM_TCP_LISTENER_STATES)
         .iter()
-        .filter(|r| is_tsql(r))
+        .filter(|r| domains::is_tsql_listener(r))
         .find(|r| r.str("ip_address").is_some_and(|ip| matches!(ip.trim(), "0.0.0.0" | "::")))
         .and_then(|r| r.int("port"))
-}
-
-fn is_tsql(r: &Row) -> bool {
-    r.is("type_desc", "TSQL") || (r.get("type_desc").is_none() && r.int("type") == Some(0))
 }
 
 fn port_not_set(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
@@ -352,7 +348,7 @@ fn not_listening(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .filter_map(|ip| ip.str("ip_address"))
             .filter(|ip| {
                 !tcp.iter().any(|r| {
-                    is_tsql(r) && r.int("port") == Some(i64::from(port)) && r.str("ip_address").is_some_and(|a| same_ip(a, ip))
+                    domains::is_tsql_listener(r) && r.int("port") == Some(i64::from(port)) && r.str("ip_address").is_some_and(|a| same_ip(a, ip))
                 })
             })
             .collect();
@@ -361,7 +357,7 @@ fn not_listening(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         }
         let listening_on: Vec<String> = tcp
             .iter()
-            .filter(|r| is_tsql(r))
+            .filter(|r| domains::is_tsql_listener(r))
             .map(|r| address_port(r.str("ip_address").unwrap_or("?"), r.int("port").and_then(|p| u16::try_from(p).ok()).unwrap_or(0)))
             .collect();
         let wanted: Vec<String> = missing.iter().map(|ip| address_port(ip, port)).collect();

@@ -15,8 +15,8 @@ use crate::fix::{statements, tsql};
 use crate::routing_simulation::{
     ListEntry, is_automatic_failover_partner, is_readable_secondary, list_entries, routing_url,
 };
-use crate::snapshot::{Instance, Row, keys};
-use crate::tcp_url::{HostKind, TcpUrl, host_kind};
+use crate::snapshot::{Instance, Row, domains, keys};
+use crate::tcp_url::{HostKind, TcpUrl};
 use crate::topology::{AgView, ReplicaView, guid};
 
 const MIRRORING_CONVENTION_PORT: u16 = 5022;
@@ -293,7 +293,7 @@ fn listener_ips(ctx: &Ctx<'_>) -> Vec<String> {
 /// The instance's own TSQL listener rows (the AG listener's addresses excluded).
 fn tsql_rows<'s>(rows: &'s [Row], listener_ips: &[String]) -> Vec<&'s Row> {
     rows.iter()
-        .filter(|r| r.is("type_desc", "TSQL") || (r.code("type_desc").is_none() && r.int("type") == Some(0)))
+        .filter(|r| domains::is_tsql_listener(r))
         .filter(|r| r.str("ip_address").is_none_or(|ip| !listener_ips.contains(&ip.trim().to_ascii_lowercase())))
         .collect()
 }
@@ -313,8 +313,9 @@ fn pick_tsql_port(tsql: &[&Row], current: Option<u16>) -> Option<u16> {
     wildcard.or_else(|| ports.iter().copied().min())
 }
 
-/// The replica's FQDN: from its current routing URL or endpoint URL when either names one, else its
-/// machine name plus the DNS suffix every other FQDN in the AG shares.
+/// The replica's FQDN: from its current routing URL or endpoint URL when either names its own
+/// machine, else derived as the endpoint URL checks derive it (the name AgDiag connected to, the
+/// other replicas' DNS suffix, DEFAULT_DOMAIN()).
 fn replica_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, replica: &ReplicaView<'_>) -> Option<String> {
     let machine = endpoint_url::machine_of(ctx, replica).name;
     // A URL that names another machine (routing.url_wrong_host) must not propose its own host again.
@@ -326,22 +327,9 @@ fn replica_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, replica: &ReplicaView<'_>) -> Op
             .filter(|u| u.host_kind() == HostKind::Fqdn && u.first_label().eq_ignore_ascii_case(&machine))
             .map(|u| u.host.trim_end_matches('.').to_string())
     };
-    if let Some(host) = url_host("read_only_routing_url").or_else(|| url_host("endpoint_url")) {
-        return Some(host);
-    }
-    let mut suffixes: Vec<String> = ag
-        .replicas
-        .iter()
-        .flat_map(|r| [r.row.str("endpoint_url"), r.row.str("read_only_routing_url")])
-        .flatten()
-        .filter_map(|u| TcpUrl::parse(u).ok())
-        .filter(|u| u.host_kind() == HostKind::Fqdn)
-        .filter_map(|u| u.host.trim_end_matches('.').split_once('.').map(|(_, s)| s.to_ascii_lowercase()))
-        .collect();
-    suffixes.sort();
-    suffixes.dedup();
-    let [suffix] = suffixes.as_slice() else { return None };
-    (host_kind(&machine) == HostKind::SingleLabel).then(|| format!("{}.{suffix}", machine.to_ascii_lowercase()))
+    url_host("read_only_routing_url")
+        .or_else(|| url_host("endpoint_url"))
+        .or_else(|| endpoint_url::derive_fqdn(ctx, ag, replica).map(|(fqdn, _how)| fqdn))
 }
 
 /// The URL AgDiag proposes for `replica`: its FQDN and its TSQL port; `Err` says what is unknown.

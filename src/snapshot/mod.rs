@@ -3,6 +3,7 @@
 //! unknown keys and columns ignored.
 
 pub mod keys;
+pub mod domains;
 mod merge;
 mod row;
 

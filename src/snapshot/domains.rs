@@ -1,0 +1,49 @@
+//! Value domains of catalog columns that several checks read: which row is the database
+//! mirroring endpoint, which listener row is TSQL or mirroring. `*_desc` wins; the numeric code is
+//! the fallback for collectors that kept only it. The codes differ per view, hence one place.
+
+use super::Row;
+
+/// `sys.endpoints` / `database_mirroring_endpoints` / `tcp_endpoints`: type 4 = DATABASE_MIRRORING.
+pub fn is_mirroring_endpoint(row: &Row) -> bool {
+    match row.code("type_desc") {
+        Some(desc) => desc.eq_ignore_ascii_case("DATABASE_MIRRORING"),
+        None => row.int("type") == Some(4),
+    }
+}
+
+/// `sys.dm_tcp_listener_states`: type 0 = TSQL.
+pub fn is_tsql_listener(row: &Row) -> bool {
+    match row.code("type_desc") {
+        Some(desc) => desc.eq_ignore_ascii_case("TSQL"),
+        None => row.int("type") == Some(0),
+    }
+}
+
+/// `sys.dm_tcp_listener_states`: type 2 = DATABASE_MIRRORING.
+pub fn is_mirroring_listener(row: &Row) -> bool {
+    match row.code("type_desc") {
+        Some(desc) => desc.eq_ignore_ascii_case("DATABASE_MIRRORING"),
+        None => row.int("type") == Some(2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(v: serde_json::Value) -> Row {
+        serde_json::from_value(v).expect("a row")
+    }
+
+    #[test]
+    fn the_description_wins_over_the_code_and_the_code_is_per_view() {
+        assert!(is_mirroring_endpoint(&row(serde_json::json!({"type": 4, "type_desc": "DATABASE_MIRRORING"}))));
+        assert!(is_mirroring_endpoint(&row(serde_json::json!({"type": 4}))));
+        assert!(!is_mirroring_endpoint(&row(serde_json::json!({"type": 2, "type_desc": "TSQL"}))));
+        assert!(is_mirroring_listener(&row(serde_json::json!({"type": 2}))));
+        assert!(!is_mirroring_listener(&row(serde_json::json!({"type": 4}))));
+        assert!(is_tsql_listener(&row(serde_json::json!({"type": 0, "type_desc": "TSQL"}))));
+        assert!(!is_tsql_listener(&row(serde_json::json!({"type": 0, "type_desc": "DATABASE_MIRRORING"}))));
+    }
+}
