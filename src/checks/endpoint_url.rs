@@ -161,6 +161,48 @@ impl Machine {
     }
 }
 
+/// How a URL's host relates to the replica it should name, when it names something else.
+pub(crate) enum HostMismatch<'a, 's> {
+    /// A failover cluster instance's URL names the node it runs on, not its virtual network name.
+    FciNode,
+    /// The host is the machine of another replica of the same AG.
+    OtherReplica(&'a ReplicaView<'s>),
+    /// The host is no machine the snapshot knows (perhaps a DNS alias).
+    Unknown,
+}
+
+/// Whether `url` names `r`'s own machine; `None` when it does (or is an address, judged elsewhere).
+pub(crate) fn host_mismatch<'a, 's>(
+    ctx: &Ctx<'_>,
+    ag: &'a AgView<'s>,
+    r: &ReplicaView<'_>,
+    url: &TcpUrl,
+) -> Option<(Machine, HostMismatch<'a, 's>)> {
+    if !matches!(url.host_kind(), HostKind::Fqdn | HostKind::SingleLabel) {
+        return None;
+    }
+    let machine = machine_of(ctx, r);
+    let label = url.first_label();
+    if label.eq_ignore_ascii_case(&machine.name) {
+        return None;
+    }
+    let physical_match = machine.physical.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(label));
+    if physical_match && !machine.fci {
+        return None;
+    }
+    let other = ag
+        .replicas
+        .iter()
+        .filter(|o| o.replica_id != r.replica_id)
+        .find(|o| machine_of(ctx, o).name.eq_ignore_ascii_case(label));
+    let mismatch = match (physical_match, other) {
+        (true, _) => HostMismatch::FciNode,
+        (false, Some(o)) => HostMismatch::OtherReplica(o),
+        (false, None) => HostMismatch::Unknown,
+    };
+    Some((machine, mismatch))
+}
+
 pub(crate) fn machine_of(ctx: &Ctx<'_>, r: &ReplicaView<'_>) -> Machine {
     let props = replica_instance(ctx, r).and_then(Instance::properties);
     let from_props = props.and_then(|p| p.str("MachineName")).map(str::trim).filter(|m| !m.is_empty());
@@ -523,24 +565,13 @@ fn wrong_host(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             run.evaluated();
         }
         for (r, text, url) in parsed(ag) {
-            if !matches!(url.host_kind(), HostKind::Fqdn | HostKind::SingleLabel) {
-                continue;
-            }
-            let machine = machine_of(ctx, r);
+            let Some((machine, mismatch)) = host_mismatch(ctx, ag, r, &url) else { continue };
             let label = url.first_label();
-            if label.eq_ignore_ascii_case(&machine.name) {
-                continue;
-            }
-            let physical_match = machine.physical.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(label));
-            if physical_match && !machine.fci {
-                continue;
-            }
-            let other = ag
-                .replicas
-                .iter()
-                .filter(|o| o.replica_id != r.replica_id)
-                .find(|o| machine_of(ctx, o).name.eq_ignore_ascii_case(label));
-            let (severity, why) = if physical_match {
+            let other = match mismatch {
+                HostMismatch::OtherReplica(o) => Some(o),
+                _ => None,
+            };
+            let (severity, why) = if matches!(mismatch, HostMismatch::FciNode) {
                 (
                     Severity::Warning,
                     format!(

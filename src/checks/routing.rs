@@ -719,26 +719,14 @@ fn url_wrong_host(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         for replica in &ag.replicas {
             let Some(url) = routing_url(replica).and_then(|u| TcpUrl::parse(u).ok()) else { continue };
             // IP and loopback hosts are routing.url_not_fqdn's; only names can name the wrong machine.
-            if !matches!(url.host_kind(), HostKind::Fqdn | HostKind::SingleLabel) {
-                continue;
-            }
+            let Some((machine, mismatch)) = endpoint_url::host_mismatch(ctx, ag, replica, &url) else { continue };
             let name = replica.server_name;
-            // The replica's MachineName, or the machine part of replica_server_name when it was not collected.
-            let machine = endpoint_url::machine_of(ctx, replica);
             let label = url.first_label();
-            if label.eq_ignore_ascii_case(&machine.name) {
-                continue;
-            }
-            let physical_match = machine.physical.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(label));
-            if physical_match && !machine.fci {
-                continue;
-            }
-            let other = ag
-                .replicas
-                .iter()
-                .filter(|o| o.replica_id != replica.replica_id)
-                .find(|o| endpoint_url::machine_of(ctx, o).name.eq_ignore_ascii_case(label));
-            let (severity, why) = if physical_match {
+            let other = match mismatch {
+                endpoint_url::HostMismatch::OtherReplica(o) => Some(o),
+                _ => None,
+            };
+            let (severity, why) = if matches!(mismatch, endpoint_url::HostMismatch::FciNode) {
                 (
                     Severity::Warning,
                     format!(
