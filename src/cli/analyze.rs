@@ -15,6 +15,13 @@ pub struct AnalyzeArgs {
     /// replica from collect.sql, say) are analyzed as one AG.
     #[arg(required = true, num_args = 1..)]
     pub snapshots: Vec<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// What to analyze and how to report it; shared by `analyze` and `check`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Also write the SQLCMD fix script to this file (`-` for stdout, after the findings).
@@ -44,13 +51,15 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, Error> {
 
 pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
     let snapshot = Snapshot::merge(args.snapshots.iter().map(|p| read_snapshot(p)).collect::<Result<_, _>>()?)?;
-    let report = agdiag::analyze(snapshot, &AnalyzeOptions { checks: args.checks, generated_at: None });
-    output(&report, args.format, args.fix_script.as_ref(), args.fail_on)
+    let options = &args.report;
+    let report = agdiag::analyze(snapshot, &AnalyzeOptions { checks: options.checks.clone(), generated_at: None });
+    output(&report, options)
 }
 
 /// Prints the findings (and the fix script when asked) and maps them to the exit code; shared
 /// with `agdiag check`.
-pub fn output(report: &agdiag::Report, format: Format, fix_script: Option<&PathBuf>, fail_on: FailOn) -> Result<Exit, Error> {
+pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Error> {
+    let (format, fix_script, fail_on) = (options.format, options.fix_script.as_ref(), options.fail_on);
     let mut out = std::io::stdout().lock();
     let body = match format {
         Format::Json => report.findings_json() + "\n",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use agdiag::collect::{Authentication, Encrypt, Job, Request, Secret, Timeouts};
 use agdiag::Error;
 
-use super::{analyze, Exit, FailOn, Format};
+use super::{analyze, Exit};
 
 #[derive(Debug, clap::Args)]
 pub struct ConnectArgs {
@@ -66,17 +66,8 @@ pub struct CollectArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Also write the SQLCMD fix script to this file (`-` for stdout, after the findings).
-    #[arg(long, value_name = "FILE")]
-    pub fix_script: Option<PathBuf>,
-    /// Run only these checks (ids, categories or `endpoint.*`); repeatable or comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub checks: Vec<String>,
-    /// Exit 1 when a finding at or above this severity exists.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub report: analyze::ReportArgs,
     /// Also save the collected snapshot here.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
@@ -200,11 +191,11 @@ fn write_snapshot(path: &PathBuf, snapshot: &agdiag::Snapshot) -> Result<(), Err
 }
 
 pub fn check(args: CheckArgs) -> Result<Exit, Error> {
-    let report = run_job(request(&args.connect, args.checks.clone())?)?;
+    let report = run_job(request(&args.connect, args.report.checks.clone())?)?;
     if let Some(path) = &args.output {
         write_snapshot(path, &report.snapshot)?;
     }
-    analyze::output(&report, args.format, args.fix_script.as_ref(), args.fail_on)
+    analyze::output(&report, &args.report)
 }
 
 #[cfg(test)]
