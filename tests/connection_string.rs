@@ -256,3 +256,16 @@ fn catalog_lists_every_connection_string_check() {
     );
     assert!(CHECKS.iter().all(|c| !c.title.is_empty() && !c.description.is_empty() && !c.seed.is_empty()));
 }
+
+#[test]
+fn a_string_with_an_unclosed_quote_is_a_malformed_warning_that_never_shows_the_password() {
+    let findings = check("Server=tcp:AG1-LISTENER,1433;Password=\"hunter2;Database=SalesDB", &healthy());
+    let f = only(&findings, "connection_string.malformed");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.contains("'Password'") && f.message.contains("no closing \""), "{}", f.message);
+    let everything = serde_json::to_string(&findings).unwrap();
+    assert!(!everything.contains("hunter2"), "{everything}");
+    // A clean string is not malformed.
+    let clean = check("Server=tcp:AG1-LISTENER,1433;Database=SalesDB;MultiSubnetFailover=True", &healthy());
+    assert!(clean.iter().all(|f| f.check != "connection_string.malformed"), "{clean:#?}");
+}
