@@ -50,7 +50,9 @@ struct BatchOutcome {
     broken: Option<ServerError>,
 }
 
-/// Sees each key's complete rows as soon as they have arrived, before the batch ends.
+/// Sees each key's rows as they arrive, one call per row, before the batch ends (discovery acts
+/// on them at once). A set later cut short or discarded has been seen too: observers must only
+/// add what the rows say, never conclude from a set being complete.
 pub type Observer<'a> = &'a mut (dyn FnMut(&'static str, &[Row]) + Send);
 
 /// The result set being read.
@@ -101,7 +103,13 @@ impl Follower<'_> {
                 self.current = Some((self.keys[self.next + offset], Vec::new()));
                 self.next += offset + 1;
             }
-            Some(Reading::Data(names, rows)) => rows.push(convert_row(names, row)),
+            Some(Reading::Data(names, rows)) => {
+                let row = convert_row(names, row);
+                if let Some((key, _)) = &self.current {
+                    (self.observe)(key, std::slice::from_ref(&row));
+                }
+                rows.push(row);
+            }
             None => return Err("a row before any column metadata".into()),
         }
         Ok(())
@@ -127,11 +135,7 @@ impl Follower<'_> {
         let Some((key, mut sets)) = self.current.take() else { return };
         let answer = match sets.len() {
             0 => Answer::Failed,
-            1 => {
-                let rows = sets.pop().unwrap_or_default();
-                (self.observe)(key, &rows);
-                Answer::Rows(rows)
-            }
+            1 => Answer::Rows(sets.pop().unwrap_or_default()),
             n => Answer::Sets(n),
         };
         self.outcome.answers.push((key, answer));
@@ -249,7 +253,7 @@ fn record_error(follower: &mut Follower<'_>, e: tiberius::error::Error, command:
 }
 
 /// Runs the batch for every key and files rows and errors per key. `command` bounds each round
-/// trip; `observe` sees every key's complete rows as soon as they have arrived.
+/// trip; `observe` sees every key's rows as they arrive.
 pub async fn collect(client: &mut TdsClient, wanted: &[&'static str], command: Duration, observe: Observer<'_>) -> Collected {
     let mut collected = Collected::default();
     // Keys for the next batch, and keys to ask one per batch (to get each failure's own error).
