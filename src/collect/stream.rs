@@ -294,7 +294,8 @@ pub async fn collect(client: &mut TdsClient, wanted: &[&'static str], command: D
 
         // The reply is complete. Its one server error belongs to the statement its line names,
         // else to the first key that got no result set (statements run in order, so the first
-        // failure raised the first error).
+        // failure raised the first error). If the owner also returned rows, the error came in the
+        // middle of them: they may be cut short and are not kept.
         let single = asked.len() == 1;
         let mut owner = None;
         if let Some((err, line, procedure)) = outcome.server_error {
@@ -302,7 +303,6 @@ pub async fn collect(client: &mut TdsClient, wanted: &[&'static str], command: D
             let first_failed = outcome.answers.iter().find(|(_, a)| matches!(a, Answer::Failed)).map(|(k, _)| *k);
             owner = named.or(first_failed).or(single.then_some(asked[0]));
             match owner {
-                // An error raised by a statement that also returned rows: the rows may be cut short.
                 Some(key) => fail(&mut collected, key, err),
                 None => {
                     // No key can own it: ask each key of this batch alone, where it can.
