@@ -215,3 +215,62 @@ fn discovered_replicas_start_while_the_first_batch_is_still_streaming() {
     // Waiting for SQL1's whole batch, SQL2 and SQL3 would finish just after it (tens of ms).
     assert!(took.saturating_sub(two_done) >= Duration::from_millis(400), "two done at {two_done:?}, all at {took:?}");
 }
+
+/// SQL2 denies `server_permissions` early in the batch, then its connection fails in the middle of
+/// `availability_read_only_routing_lists` (after 36 rows of the reply, marker rows included: 2 of its 6). tiberius
+/// reports the permission error only at the end of the batch, so it is lost with the connection:
+/// the sets read must still be filed under their own keys, not shifted by the failed statement.
+fn denied_then_cut(fault: Fault, command_ms: u64, lost: &str) {
+    let mut scenario = healthy_scenario();
+    let denied = "VIEW SERVER STATE permission was denied on object 'server', database 'master'.";
+    scenario.deny("SQL2", keys::SERVER_PERMISSIONS, 300, denied);
+    scenario.set_fault("SQL2", fault);
+    let ag = Ag::start(&scenario);
+    let (snap, took) = collect(&ag, &["SQL1"], |r| r["timeouts"]["command_ms"] = command_ms.into());
+    let sql2 = by_target(&snap, &ag.addr("SQL2"));
+    assert!(sql2.connected);
+    let expected = Snapshot::from_json(HEALTHY).unwrap();
+    let want = expected.instances.iter().find(|i| i.is_named("SQL2")).unwrap();
+    for (key, rows) in &sql2.results {
+        let a: Vec<_> = rows.iter().map(normalized).collect();
+        let b: Vec<_> = want.results[key].iter().map(normalized).collect();
+        assert_eq!(a, b, "{key} holds another key's rows");
+    }
+    // Every complete set before the cut is kept, including the ones after the failed statement.
+    let read = [
+        keys::SERVER_PROPERTIES,
+        keys::AVAILABILITY_REPLICAS,
+        keys::DM_SERVER_SERVICES,
+        keys::ENDPOINTS,
+        keys::DATABASE_MIRRORING_ENDPOINTS,
+        keys::TCP_ENDPOINTS,
+        keys::SERVER_PRINCIPALS,
+        keys::AVAILABILITY_GROUPS,
+    ];
+    let mut filed: Vec<&str> = sql2.results.keys().map(String::as_str).collect();
+    let mut want_filed = read.to_vec();
+    filed.sort_unstable();
+    want_filed.sort_unstable();
+    assert_eq!(filed, want_filed);
+    // The rest are errors that say what happened.
+    assert_eq!(sql2.results.len() + sql2.query_errors.len(), keys::ALL.len());
+    let failed = &sql2.query_errors[keys::SERVER_PERMISSIONS];
+    assert!(failed.message.contains("the query failed") && failed.message.contains(lost), "{failed:?}");
+    let cut = &sql2.query_errors[keys::AVAILABILITY_READ_ONLY_ROUTING_LISTS];
+    assert!(cut.message.contains(lost) && cut.message.contains("2 rows") && cut.message.contains("discarded"), "{cut:?}");
+    for (key, err) in sql2.query_errors.iter().filter(|(k, _)| ![keys::SERVER_PERMISSIONS, keys::AVAILABILITY_READ_ONLY_ROUTING_LISTS].contains(&k.as_str())) {
+        assert!(err.message.contains("connection lost before this view was read") && err.message.contains(lost), "{key}: {err:?}");
+    }
+    assert_complete(by_target(&snap, &ag.addr("SQL3")));
+    assert!(took < Duration::from_millis(command_ms) + MARGIN, "{took:?}");
+}
+
+#[test]
+fn a_denied_view_then_a_closed_connection_keeps_every_set_under_its_own_key() {
+    denied_then_cut(Fault::CloseMidResult { after_rows: 36 }, 3000, "connection lost while reading results");
+}
+
+#[test]
+fn a_denied_view_then_a_stall_keeps_every_set_under_its_own_key() {
+    denied_then_cut(Fault::StallMidResult { after_rows: 36 }, 800, "no response from the server for 800 ms");
+}

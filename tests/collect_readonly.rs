@@ -1,5 +1,6 @@
 //! The collector is read-only: every SQL text it can send is listed and matches an allowlist
-//! (SELECT, or `sys.sp_readerrorlog`), and a live collection sends nothing else. The DBA script
+//! (SELECT, or `sys.sp_readerrorlog`), each key's statement is preceded only by its marker
+//! `SELECT N'<known key>' AS agdiag_key;`, and a live collection sends nothing else. The DBA script
 //! `collect.sql` fills the same keys.
 
 #[path = "support/tds_server/mod.rs"]
@@ -9,7 +10,7 @@ mod fixture;
 
 use std::sync::Arc;
 
-use agdiag::collect::queries::{all_statements, Batch, MARKER};
+use agdiag::collect::queries::{all_statements, marker_statement, Batch, MARKER};
 use agdiag::collect::{Request, StaticResolver};
 use agdiag::snapshot::keys;
 use fixture::*;
@@ -44,6 +45,18 @@ fn allowed(sql: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The one marker form allowed before the statement of `key`: exactly `SELECT N'<key>' AS
+/// agdiag_key;`, for a known key (keys are plain identifiers, so nothing needs escaping).
+fn marker_allowed(line: &str, key: &str) -> Result<(), String> {
+    if !keys::ALL.contains(&key) {
+        return Err(format!("marker for an unknown key {key:?}: {line}"));
+    }
+    if line != format!("SELECT N'{key}' AS agdiag_key;") {
+        return Err(format!("not the marker for {key}: {line}"));
+    }
+    Ok(())
+}
+
 #[test]
 fn every_statement_is_on_the_allowlist() {
     let statements = all_statements();
@@ -55,16 +68,28 @@ fn every_statement_is_on_the_allowlist() {
     assert!(allowed("SELECT * FROM sys.endpoints; DROP ENDPOINT x;").is_err());
     assert!(allowed("EXEC sp_configure 'show advanced options', 1").is_err());
     assert!(allowed("SELECT * INTO #t FROM sys.endpoints").is_err());
+    for key in keys::ALL {
+        marker_allowed(&marker_statement(key), key).unwrap_or_else(|e| panic!("{e}"));
+        allowed(&marker_statement(key)).unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key;", keys::SERVER_PROPERTIES).is_err());
+    assert!(marker_allowed("SELECT N'x'; DROP LOGIN x; --' AS agdiag_key;", "x").is_err());
+    assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key; SELECT 1;", keys::ENDPOINTS).is_err());
 }
 
-/// Splits a batch into its statements: everything but comment lines, at each marker.
+/// Splits a batch into its statements: everything but comment lines, at each `-- agdiag: <key>`
+/// line. Each part must open with the marker statement for its key, which is not returned.
 fn statements_in(batch: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut key: Option<&str> = None;
     for line in batch.lines() {
-        if line.starts_with(MARKER) {
+        if let Some(named) = line.strip_prefix(MARKER) {
+            key = Some(named);
             out.push(String::new());
         } else if line.trim_start().starts_with("--") || line.trim().is_empty() {
             continue;
+        } else if let Some(named) = key.take() {
+            marker_allowed(line, named).unwrap_or_else(|e| panic!("{e}"));
         } else {
             let current = out.last_mut().expect("text before the first marker that is not a comment");
             current.push_str(line);

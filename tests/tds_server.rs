@@ -204,6 +204,30 @@ async fn empty_missing_and_denied_keys_answer_like_sql_server() {
 }
 
 #[tokio::test]
+async fn marker_statements_name_each_data_set_and_a_failed_one_has_none() {
+    let mut scenario = Scenario::from_snapshot(&healthy_snapshot());
+    scenario.deny("SQL2", "dm_server_services", 300, "VIEW SERVER STATE permission was denied on object 'server', database 'master'.");
+    let server = TestServer::start(scenario.config_for("SQL2")).await.expect("start");
+    let mut client = connect(server.addr()).await.expect("connect");
+    // The collector's own batch text: comment line, marker SELECT, statement, per key.
+    let keys = ["server_properties", "dm_server_services", "endpoints"];
+    let batch = agdiag::collect::queries::Batch::new(&keys).text;
+    let (sets, errors) = run_batch(&mut client, &batch).await;
+    let marker_of = |set: &ResultSetSeen| match &set.rows[..] {
+        [row] if set.columns == ["agdiag_key"] => cell_json(&row[0]).as_str().map(str::to_string),
+        _ => None,
+    };
+    let markers: Vec<Option<String>> = sets.iter().map(marker_of).collect();
+    let named = |key: &str| Some(key.to_string());
+    // The denied statement shows as a marker directly followed by the next marker.
+    assert_eq!(markers, vec![named("server_properties"), None, named("dm_server_services"), named("endpoints"), None]);
+    assert_eq!(rows_json(&sets[1])[0]["ServerName"], json!("SQL2"));
+    assert_eq!(rows_json(&sets[4]), expected_rows(scenario.rows("SQL2", "endpoints").expect("endpoints"), &sets[4].columns));
+    assert_eq!(server_error(&errors[0]).0, 300);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn every_sql_type_round_trips_through_tiberius() {
     let long_text = "x".repeat(5000); // beyond nvarchar(4000): sent as nvarchar(max)
     let columns = vec![
@@ -476,4 +500,13 @@ fn batches_split_at_marker_lines() {
     assert_eq!(tds_server::split_batch("\n-- agdiag: a\nx"), vec!["-- agdiag: a\nx"], "a blank preamble is no part");
     assert_eq!(tds_server::split_batch("SELECT 1"), vec!["SELECT 1"]);
     assert_eq!(tds_server::default_answer("SET NOCOUNT ON;", "X"), vec![StatementResult::Done]);
+}
+
+#[test]
+fn marker_statements_are_recognised_exactly() {
+    assert_eq!(tds_server::marker_select("SELECT N'endpoints' AS agdiag_key;"), Some("endpoints".to_string()));
+    assert_eq!(tds_server::marker_select("  SELECT N'it''s' AS agdiag_key  "), Some("it's".to_string()));
+    assert_eq!(tds_server::marker_select("SELECT N'a' AS other;"), None);
+    assert_eq!(tds_server::marker_select("SELECT N'a' + N'b' AS agdiag_key;"), None);
+    assert_eq!(tds_server::marker_select("SELECT * FROM sys.endpoints;"), None);
 }

@@ -115,10 +115,6 @@ async fn collect_instances(given: &[String], request: &Request, progress: &Progr
     done.into_iter().flatten().collect()
 }
 
-fn has_columns(names: &[String], wanted: &[&str]) -> bool {
-    wanted.iter().all(|w| names.iter().any(|n| n.eq_ignore_ascii_case(w)))
-}
-
 type Guarded<'a> = std::pin::Pin<Box<dyn Future<Output = (usize, Instance)> + Send + 'a>>;
 
 /// Runs one instance's collection; a panic inside it becomes that instance's error instead of
@@ -171,13 +167,12 @@ async fn collect_instance(
         Ok(mut client) => {
             progress.step(&format!("querying {target}"));
             // Tell discovery who this is and which replicas it names as soon as those sets arrive.
-            let mut observe = |columns: &[String], rows: &[Row]| {
+            let mut observe = |key: &'static str, rows: &[Row]| {
                 let Some(events) = &events else { return };
-                // Recognised by their columns: an earlier failed statement shifts the sets, and
-                // tiberius reports that error only at the end of the batch.
-                if has_columns(columns, &["ServerName", "@@SERVERNAME"]) {
+                // The batch's markers name each result set's key (see `queries`).
+                if key == keys::SERVER_PROPERTIES {
                     let _ = events.send(Seen::Identity(index, rows.to_vec()));
-                } else if has_columns(columns, &["replica_server_name", "endpoint_url"]) {
+                } else if key == keys::AVAILABILITY_REPLICAS {
                     let _ = events.send(Seen::Replicas(rows.to_vec()));
                 }
             };

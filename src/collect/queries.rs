@@ -1,12 +1,35 @@
-//! The one read-only batch the collector sends: one statement per snapshot key, each introduced by
-//! a marker line `-- agdiag: <key>` (the test server answers statement by statement from these
-//! markers). `SELECT *` lets the server's version decide the columns; server properties are cast
-//! explicitly so every version returns the same types.
+//! The one read-only batch the collector sends: one statement per snapshot key. `SELECT *` lets the
+//! server's version decide the columns; server properties are cast explicitly so every version
+//! returns the same types.
+//!
+//! **Marker protocol.** Each key's part of the batch is
+//!
+//! ```text
+//! -- agdiag: <key>
+//! SELECT N'<key>' AS agdiag_key;
+//! <the key's statement>
+//! ```
+//!
+//! The comment line lets a test server split the batch per key. The marker `SELECT` makes the
+//! reply self-describing: a result set with the single column `agdiag_key` and one row names the
+//! key of the data set that follows. tiberius hides ERROR tokens (it reports only the first server
+//! error, after the last row), so a failed statement shows up as a marker followed directly by the
+//! next marker or by the end of the stream, and a batch cut short (connection lost, stall) still
+//! leaves every complete data set under its own key. Markers travel in the same round trip: they
+//! add no request.
 
 use crate::snapshot::keys;
 
-/// The marker that introduces each statement.
+/// The comment line that introduces each key's part of the batch.
 pub const MARKER: &str = "-- agdiag: ";
+
+/// The one column of a marker result set.
+pub const MARKER_COLUMN: &str = "agdiag_key";
+
+/// The marker statement that names `key` in the reply: `SELECT N'<key>' AS agdiag_key;`.
+pub fn marker_statement(key: &str) -> String {
+    format!("SELECT {} AS {MARKER_COLUMN};", crate::fix::tsql::literal(key))
+}
 
 /// First line of every batch; keeps the first statement off line 1 so an error line of 0 or 1
 /// (what minimal servers send) never maps to a statement.
@@ -65,8 +88,9 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     keys::ALL.iter().filter_map(|k| statement(k).map(|s| (*k, s))).collect()
 }
 
-/// A batch for `keys`, plus the batch line range of each statement (1-based, inclusive) so that a
-/// server error's line number names the statement that failed.
+/// A batch for `keys` (see the marker protocol above), plus the batch line range of each key's own
+/// statement (1-based, inclusive, marker excluded) so that a server error's line number can name
+/// the statement that failed.
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub text: String,
@@ -84,7 +108,9 @@ impl Batch {
             text.push_str(MARKER);
             text.push_str(key);
             text.push('\n');
-            line += 1;
+            text.push_str(&marker_statement(key));
+            text.push('\n');
+            line += 2;
             let lines = sql.lines().count() as u32;
             statements.push((*key, line..=line + lines - 1));
             text.push_str(sql);
@@ -157,15 +183,18 @@ mod tests {
         let batch = Batch::new(keys::ALL);
         assert_eq!(batch.keys(), keys::ALL.to_vec());
         for key in keys::ALL {
-            assert_eq!(batch.text.matches(&format!("{MARKER}{key}\n")).count(), 1, "{key}");
+            let part = format!("{MARKER}{key}\nSELECT N'{key}' AS agdiag_key;\n");
+            assert_eq!(batch.text.matches(&part).count(), 1, "{key}");
         }
         let lines: Vec<&str> = batch.text.lines().collect();
         for (key, range) in &batch.statements {
-            assert_eq!(lines[*range.start() as usize - 2], format!("{MARKER}{key}"));
+            assert_eq!(lines[*range.start() as usize - 3], format!("{MARKER}{key}"));
+            assert_eq!(lines[*range.start() as usize - 2], marker_statement(key));
             assert_eq!(lines[*range.start() as usize - 1], statement(key).unwrap().lines().next().unwrap());
         }
         assert_eq!(batch.statement_at(1, ""), None);
-        assert_eq!(batch.statement_at(3, ""), Some(0));
+        assert_eq!(batch.statement_at(3, ""), None, "the marker is no statement");
+        assert_eq!(batch.statement_at(4, ""), Some(0));
         assert_eq!(batch.statement_at(7, "sp_readerrorlog"), Some(keys::ALL.len() - 1));
     }
 

@@ -1,11 +1,14 @@
 //! Runs the query batch and maps its result sets to snapshot keys.
 //!
 //! tiberius' `QueryStream` skips ERROR tokens and reports only the first server error, after the
-//! last row. So: a statement that fails produces no result set, and the error's batch line (or its
-//! procedure, for `sp_readerrorlog`) names the statement. When every statement answered, result
-//! sets map to keys in order. When one failed and its line names it, the sets before it are exact
-//! and the rest are asked again in a smaller batch. When no line names it, each remaining key is
-//! asked alone, so no row is ever filed under the wrong key.
+//! last row; a statement that fails produces no result set. So the batch is self-describing (see
+//! the marker protocol in [`super::queries`]): a marker result set names the key of the data set
+//! that follows, and a marker followed directly by another marker (or by the end of the reply)
+//! means that key's statement failed. The batch's one error belongs to the first failed key (or to
+//! the statement its line names); every other failed key is asked again alone, to get its own
+//! error. When the connection drops or stalls mid-batch, every complete data set is still filed
+//! under its own key and every key not read gets an error saying so: no row is ever filed under
+//! the wrong key.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +18,7 @@ use serde_json::{Map, Value};
 use tiberius::{ColumnData, QueryItem};
 
 use super::connect::{server_error, transport, TdsClient};
-use super::queries::{is_ag_relevant, Batch};
+use super::queries::{is_ag_relevant, statement, Batch, MARKER_COLUMN};
 use crate::snapshot::{keys, Row, ServerError};
 
 /// What one instance's queries produced.
@@ -25,68 +28,194 @@ pub struct Collected {
     pub query_errors: BTreeMap<String, ServerError>,
 }
 
+/// What the reply said about one key whose marker arrived.
+enum Answer {
+    /// Exactly one complete result set.
+    Rows(Vec<Row>),
+    /// No result set between its marker and the next one (or the end): the statement failed.
+    Failed,
+    /// More than one result set (none of the collector's statements returns that).
+    Sets(usize),
+}
+
 /// One batch as it came back.
 struct BatchOutcome {
-    sets: Vec<Vec<Row>>,
+    /// Every key whose answer is complete, in batch order.
+    answers: Vec<(&'static str, Answer)>,
+    /// After a transport failure: the key being read when it happened (its answer is unknown).
+    interrupted: Option<&'static str>,
     /// The first server error (the only one tiberius reports), with its line and procedure.
     server_error: Option<(ServerError, u32, String)>,
-    /// A transport failure that ended the batch early; the last set may be incomplete.
+    /// A transport failure (or a reply the collector cannot follow) that ended the batch early.
     broken: Option<ServerError>,
 }
 
-/// Sees each complete result set as it arrives (column names, rows), before the batch ends.
-pub type Observer<'a> = &'a mut (dyn FnMut(&[String], &[Row]) + Send);
+/// Sees each key's rows as they arrive, one call per row, before the batch ends (discovery acts
+/// on them at once). A set later cut short or discarded has been seen too: observers must only
+/// add what the rows say, never conclude from a set being complete.
+pub type Observer<'a> = &'a mut (dyn FnMut(&'static str, &[Row]) + Send);
+
+/// The result set being read.
+enum Reading {
+    Marker,
+    Data(Vec<String>, Vec<Row>),
+}
+
+/// Follows the reply token by token and groups result sets under their markers.
+struct Follower<'o> {
+    keys: Vec<&'static str>,
+    /// Index in `keys` of the first key whose marker has not arrived yet.
+    next: usize,
+    reading: Option<Reading>,
+    /// The key whose marker arrived last, with its complete data sets so far.
+    current: Option<(&'static str, Vec<Vec<Row>>)>,
+    outcome: BatchOutcome,
+    observe: Observer<'o>,
+}
+
+impl Follower<'_> {
+    fn metadata(&mut self, names: Vec<String>) -> Result<(), String> {
+        self.close_set()?;
+        if is_marker(&names) {
+            self.finish_key();
+            self.reading = Some(Reading::Marker);
+        } else {
+            self.reading = Some(Reading::Data(names, Vec::new()));
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, row: tiberius::Row) -> Result<(), String> {
+        match &mut self.reading {
+            Some(Reading::Marker) => {
+                if self.current.is_some() {
+                    return Err("a marker result set with more than one row".into());
+                }
+                let named = match row.try_get::<&str, _>(0) {
+                    Ok(Some(name)) => name.to_string(),
+                    _ => return Err("a marker result set without a key name".into()),
+                };
+                // Markers arrive in batch order; one naming anything else means the reply is not
+                // the one this batch asked for.
+                let Some(offset) = self.keys[self.next..].iter().position(|k| *k == named) else {
+                    return Err(format!("a marker naming {named:?}, which this batch did not ask for at this point"));
+                };
+                self.current = Some((self.keys[self.next + offset], Vec::new()));
+                self.next += offset + 1;
+            }
+            Some(Reading::Data(names, rows)) => {
+                let row = convert_row(names, row);
+                if let Some((key, _)) = &self.current {
+                    (self.observe)(key, std::slice::from_ref(&row));
+                }
+                rows.push(row);
+            }
+            None => return Err("a row before any column metadata".into()),
+        }
+        Ok(())
+    }
+
+    /// The set being read is complete (a new one starts, or the reply ended).
+    fn close_set(&mut self) -> Result<(), String> {
+        match self.reading.take() {
+            Some(Reading::Marker) if self.current.is_none() => Err("a marker result set without its row".into()),
+            Some(Reading::Data(_, rows)) => match &mut self.current {
+                Some((_, sets)) => {
+                    sets.push(rows);
+                    Ok(())
+                }
+                None => Err("a result set before the first marker".into()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// The current key's answer is complete (the next marker started, or the reply ended).
+    fn finish_key(&mut self) {
+        let Some((key, mut sets)) = self.current.take() else { return };
+        let answer = match sets.len() {
+            0 => Answer::Failed,
+            1 => Answer::Rows(sets.pop().unwrap_or_default()),
+            n => Answer::Sets(n),
+        };
+        self.outcome.answers.push((key, answer));
+    }
+
+    /// The reply ended normally.
+    fn end(&mut self) -> Result<(), String> {
+        self.close_set()?;
+        self.finish_key();
+        Ok(())
+    }
+
+    /// The reply was cut short: the set being read may be incomplete and is not kept, because a
+    /// partial set would read as complete evidence (a replica or database that seems missing).
+    fn cut(&mut self, lost: ServerError) {
+        self.outcome.interrupted = self.current.take().map(|(key, _)| key);
+        self.outcome.broken = Some(lost);
+    }
+
+    fn rows_being_read(&self) -> Option<usize> {
+        match &self.reading {
+            Some(Reading::Data(_, rows)) => Some(rows.len()),
+            _ => None,
+        }
+    }
+}
+
+fn is_marker(names: &[String]) -> bool {
+    matches!(names, [only] if only.eq_ignore_ascii_case(MARKER_COLUMN))
+}
 
 async fn run_batch(client: &mut TdsClient, batch: &Batch, command: Duration, observe: Observer<'_>) -> BatchOutcome {
-    let mut outcome = BatchOutcome { sets: Vec::new(), server_error: None, broken: None };
+    let mut follower = Follower {
+        keys: batch.keys(),
+        next: 0,
+        reading: None,
+        current: None,
+        outcome: BatchOutcome { answers: Vec::new(), interrupted: None, server_error: None, broken: None },
+        observe,
+    };
     // tiberius bounds each round trip with the command timeout; this outer bound is a backstop so
     // that no await on the network is ever unbounded, whatever the driver does.
     let limit = command + BACKSTOP;
     let mut stream = match tokio::time::timeout(limit, client.simple_query(batch.text.as_str())).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            record_error(&mut outcome, e, command, None);
-            return outcome;
+            record_error(&mut follower, e, command);
+            return follower.outcome;
         }
         Err(_) => {
-            outcome.broken = Some(no_response(command, None));
-            return outcome;
+            follower.cut(no_response(command, None));
+            return follower.outcome;
         }
     };
-    let mut current: Option<(Vec<String>, Vec<Row>)> = None;
     loop {
-        match tokio::time::timeout(limit, stream.try_next()).await {
-            Ok(Ok(Some(QueryItem::Metadata(meta)))) => {
-                if let Some((names, rows)) = current.take() {
-                    observe(&names, &rows);
-                    outcome.sets.push(rows);
+        let step = match tokio::time::timeout(limit, stream.try_next()).await {
+            Ok(Ok(Some(QueryItem::Metadata(meta)))) => follower.metadata(meta.columns().iter().map(|c| c.name().to_string()).collect()),
+            Ok(Ok(Some(QueryItem::Row(row)))) => follower.row(row),
+            Ok(Ok(None)) => {
+                if let Err(why) = follower.end() {
+                    follower.cut(transport(format!("the server's reply could not be followed: {why}")));
                 }
-                current = Some((meta.columns().iter().map(|c| c.name().to_string()).collect(), Vec::new()));
+                break;
             }
-            Ok(Ok(Some(QueryItem::Row(row)))) => {
-                let (names, rows) = current.get_or_insert_with(|| (Vec::new(), Vec::new()));
-                rows.push(convert_row(names, row));
-            }
-            Ok(Ok(None)) => break,
             Ok(Err(e)) => {
-                record_error(&mut outcome, e, command, current.as_ref().map(|(_, rows)| rows.len()));
+                record_error(&mut follower, e, command);
                 break;
             }
             Err(_) => {
-                outcome.broken = Some(no_response(command, current.as_ref().map(|(_, rows)| rows.len())));
+                let lost = no_response(command, follower.rows_being_read());
+                follower.cut(lost);
                 break;
             }
+        };
+        if let Err(why) = step {
+            follower.cut(transport(format!("the server's reply could not be followed: {why}")));
+            break;
         }
     }
-    // After a transport failure the set being read may be cut short: it is not kept, because a
-    // partial set would read as complete evidence (a replica or database that seems missing).
-    if let Some((names, rows)) = current.take()
-        && outcome.broken.is_none()
-    {
-        observe(&names, &rows);
-        outcome.sets.push(rows);
-    }
-    outcome
+    follower.outcome
 }
 
 /// Added to the command timeout for the outer bound on each round trip.
@@ -107,90 +236,122 @@ fn no_response(command: Duration, rows_read: Option<usize>) -> ServerError {
     ))
 }
 
-fn record_error(outcome: &mut BatchOutcome, e: tiberius::error::Error, command: Duration, rows_read: Option<usize>) {
+/// tiberius ends the stream with an error: the batch's first server error (after the whole reply,
+/// so the answers are complete), or a transport failure.
+fn record_error(follower: &mut Follower<'_>, e: tiberius::error::Error, command: Duration) {
+    let rows_read = follower.rows_being_read();
     match &e {
         tiberius::error::Error::Server(token) => {
-            outcome.server_error = Some((server_error(&e), token.line(), token.procedure().to_string()));
+            if let Err(why) = follower.end() {
+                follower.cut(transport(format!("the server's reply could not be followed: {why}")));
+            }
+            follower.outcome.server_error = Some((server_error(&e), token.line(), token.procedure().to_string()));
         }
-        tiberius::error::Error::Io { kind: std::io::ErrorKind::TimedOut, .. } => {
-            outcome.broken = Some(no_response(command, rows_read));
-        }
-        _ => outcome.broken = Some(transport(format!("connection lost while reading results: {e}{}", partial(rows_read)))),
+        tiberius::error::Error::Io { kind: std::io::ErrorKind::TimedOut, .. } => follower.cut(no_response(command, rows_read)),
+        _ => follower.cut(transport(format!("connection lost while reading results: {e}{}", partial(rows_read)))),
     }
 }
 
 /// Runs the batch for every key and files rows and errors per key. `command` bounds each round
-/// trip; `observe` sees every complete result set as soon as it has arrived.
+/// trip; `observe` sees every key's rows as they arrive.
 pub async fn collect(client: &mut TdsClient, wanted: &[&'static str], command: Duration, observe: Observer<'_>) -> Collected {
     let mut collected = Collected::default();
-    let mut pending: Vec<&'static str> = wanted.to_vec();
-    let mut one_at_a_time = false;
-    while !pending.is_empty() {
-        let batch = Batch::new(if one_at_a_time { &pending[..1] } else { &pending });
-        let keys = batch.keys();
+    // Keys for the next batch, and keys to ask one per batch (to get each failure's own error).
+    let mut pending: Vec<&'static str> = wanted.iter().copied().filter(|k| statement(k).is_some()).collect();
+    let mut alone: Vec<&'static str> = Vec::new();
+    loop {
+        let asked: Vec<&'static str> = if !alone.is_empty() {
+            vec![alone.remove(0)]
+        } else if !pending.is_empty() {
+            std::mem::take(&mut pending)
+        } else {
+            break;
+        };
+        let batch = Batch::new(&asked);
         let outcome = run_batch(client, &batch, command, &mut *observe).await;
+        let reached: Vec<&'static str> = outcome.answers.iter().map(|(k, _)| *k).chain(outcome.interrupted).collect();
+
         if let Some(lost) = outcome.broken {
-            // Without a server error so far, the complete sets are in key order.
-            let exact = if outcome.server_error.is_none() { outcome.sets.len() } else { 0 };
-            file(&mut collected, &keys[..exact.min(keys.len())], outcome.sets);
-            for key in pending.iter().skip(exact) {
-                collected.query_errors.insert(key.to_string(), lost.clone());
+            for (key, answer) in outcome.answers {
+                match answer {
+                    Answer::Rows(rows) => file(&mut collected, key, rows),
+                    Answer::Failed => fail(&mut collected, key, transport(format!(
+                        "the query failed, and its error was lost because the batch ended early: {}",
+                        lost.message
+                    ))),
+                    Answer::Sets(n) => fail(&mut collected, key, too_many_sets(n)),
+                }
+            }
+            if let Some(key) = outcome.interrupted {
+                fail(&mut collected, key, lost.clone());
+            }
+            let unread = asked.iter().filter(|k| !reached.contains(k)).chain(&alone).chain(&pending);
+            for key in unread {
+                fail(&mut collected, key, transport(format!("connection lost before this view was read: {}", lost.message)));
             }
             return collected;
         }
-        let answered = outcome.sets.len();
-        let done = match outcome.server_error {
-            None if answered == keys.len() => {
-                file(&mut collected, &keys, outcome.sets);
-                keys.len()
-            }
-            None if keys.len() == 1 => {
-                let why = format!("the server returned {answered} result sets for 1 statement");
-                collected.query_errors.insert(keys[0].to_string(), transport(why));
-                1
-            }
-            Some((err, _, _)) if keys.len() == 1 => {
-                collected.query_errors.insert(keys[0].to_string(), err);
-                1
-            }
-            Some((err, line, procedure)) => match batch.statement_at(line, &procedure) {
-                Some(failed) if failed <= answered => {
-                    let mut sets = outcome.sets.into_iter();
-                    file(&mut collected, &keys[..failed], sets.by_ref().take(failed).collect());
-                    collected.query_errors.insert(keys[failed].to_string(), err);
-                    if answered == keys.len() - 1 {
-                        // The only failure: the remaining sets are in order.
-                        file(&mut collected, &keys[failed + 1..], sets.collect());
-                        keys.len()
-                    } else {
-                        failed + 1
-                    }
+
+        // The reply is complete. Its one server error belongs to the statement its line names,
+        // else to the first key that got no result set (statements run in order, so the first
+        // failure raised the first error). If the owner also returned rows, the error came in the
+        // middle of them: they may be cut short and are not kept.
+        let single = asked.len() == 1;
+        let mut owner = None;
+        if let Some((err, line, procedure)) = outcome.server_error {
+            let named = batch.statement_at(line, &procedure).map(|i| batch.keys()[i]).filter(|k| reached.contains(k));
+            let first_failed = outcome.answers.iter().find(|(_, a)| matches!(a, Answer::Failed)).map(|(k, _)| *k);
+            owner = named.or(first_failed).or(single.then_some(asked[0]));
+            match owner {
+                Some(key) => fail(&mut collected, key, err),
+                None => {
+                    // No key can own it: ask each key of this batch alone, where it can.
+                    alone.extend(&asked);
+                    continue;
                 }
-                _ => {
-                    one_at_a_time = true;
-                    0
-                }
-            },
-            // Fewer sets than statements and no error: ask key by key.
-            None => {
-                one_at_a_time = true;
-                0
             }
-        };
-        pending.drain(..done);
+        }
+        for (key, answer) in outcome.answers {
+            if owner == Some(key) {
+                continue;
+            }
+            match answer {
+                Answer::Rows(rows) => file(&mut collected, key, rows),
+                Answer::Failed if single => fail(&mut collected, key, transport("the query returned no result set and the server reported no error")),
+                Answer::Failed => alone.push(key),
+                Answer::Sets(n) => fail(&mut collected, key, too_many_sets(n)),
+            }
+        }
+        // Keys whose marker never came: on SQL Server some errors (a missing object, for one)
+        // abort the rest of the batch. Ask them again.
+        let not_reached: Vec<&'static str> = asked.iter().copied().filter(|k| !reached.contains(k)).collect();
+        if reached.is_empty() && single {
+            fail(&mut collected, asked[0], transport("the server answered this query with no result"));
+        } else if reached.is_empty() {
+            alone.extend(not_reached);
+        } else {
+            pending.splice(0..0, not_reached);
+        }
     }
     collected
 }
 
-fn file(collected: &mut Collected, keys: &[&'static str], sets: Vec<Vec<Row>>) {
-    for (key, rows) in keys.iter().zip(sets) {
-        let rows = if *key == keys::ERRORLOG {
-            rows.into_iter().filter(|r| r.str("Text").is_some_and(is_ag_relevant)).collect()
-        } else {
-            rows
-        };
-        collected.results.insert(key.to_string(), rows);
-    }
+fn too_many_sets(n: usize) -> ServerError {
+    transport(format!("the server returned {n} result sets for this one query"))
+}
+
+/// Records `error` for `key` unless it already has one (the first explanation wins).
+fn fail(collected: &mut Collected, key: &str, error: ServerError) {
+    collected.query_errors.entry(key.to_string()).or_insert(error);
+}
+
+fn file(collected: &mut Collected, key: &'static str, rows: Vec<Row>) {
+    let rows = if key == keys::ERRORLOG {
+        rows.into_iter().filter(|r| r.str("Text").is_some_and(is_ag_relevant)).collect()
+    } else {
+        rows
+    };
+    collected.results.insert(key.to_string(), rows);
 }
 
 fn convert_row(names: &[String], row: tiberius::Row) -> Row {

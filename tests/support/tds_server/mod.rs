@@ -14,6 +14,14 @@
 //! How a batch is answered: the text is split at marker lines `-- agdiag: <key>` (see
 //! [`split_batch`]); the handler is called once per part and its [`StatementResult`]s are sent in
 //! order. Like SQL Server with a statement-level error, an `Error` does not stop the batch.
+//!
+//! The collector's marker protocol (`agdiag::collect::queries`): each part it sends is
+//! `-- agdiag: <key>`, then the marker statement `SELECT N'<key>' AS agdiag_key;`, then the key's
+//! statement. [`Scenario`] answers such a part with the marker result set (column `agdiag_key`, one
+//! row: the key) followed by the key's own answer, so a failed statement shows as a marker with
+//! no data set after it, exactly as tiberius sees it from SQL Server. A part without the marker
+//! statement (the tsql/pytds tests) gets the key's answer alone. Fault row counts
+//! ([`Fault::CloseMidResult`]) count marker rows too.
 //! [`Scenario`] builds handlers (and one [`ServerConfig`] per instance) from a snapshot document.
 //!
 //! Fault modes: [`Fault`], [`ServerConfig::packet_delay`], [`closed_port`], and query errors per
@@ -193,6 +201,15 @@ pub fn split_batch(batch: &str) -> Vec<&str> {
 pub fn marker_key(line: &str) -> Option<&str> {
     let rest = line.trim().strip_prefix("--")?.trim_start().strip_prefix("agdiag:")?;
     rest.split_whitespace().next()
+}
+
+/// The key named by a marker statement line `SELECT N'<key>' AS agdiag_key;` (the `;` is
+/// optional; `''` in the literal is one quote), if `line` is exactly one.
+pub fn marker_select(line: &str) -> Option<String> {
+    let literal = line.trim().trim_end_matches(';').trim_end().strip_prefix("SELECT N'")?.strip_suffix("' AS agdiag_key")?;
+    let key = literal.replace("''", "'");
+    // A lone quote would end the literal early: not one literal, so not a marker.
+    (!literal.replace("''", "").contains('\'')).then_some(key)
 }
 
 /// The key of the marker that starts a batch part, if any.

@@ -1,7 +1,10 @@
 //! Scenarios: test servers that answer the collector's batch with the rows of a snapshot
 //! document (format agdiag.snapshot/1), one server per instance.
 //!
-//! Each batch part starts with a marker line `-- agdiag: <key>`; the answer for that part is
+//! Each batch part starts with a marker line `-- agdiag: <key>`. When the part holds the
+//! collector's marker statement `SELECT N'<key>' AS agdiag_key;` (see [`super::marker_select`]),
+//! the answer starts with the marker result set (one nvarchar column `agdiag_key`, one row: the
+//! key), as SQL Server would answer it; then comes the answer for the key's statement:
 //! - the instance's rows for the key as one result set (columns = the union of the rows' keys in
 //!   first-seen order; types inferred: all booleans → bit, integers → int or bigint by range,
 //!   other numbers → float, anything else → nvarchar; JSON null → NULL),
@@ -20,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{Fault, ServerConfig, SqlType, StatementResult, TestServer, part_key};
+use super::{Fault, ServerConfig, SqlType, StatementResult, TestServer, marker_select, part_key};
 
 /// Errors SQL Server raises with class 14 (permission), which do not end the batch.
 const PERMISSION_ERRORS: [i32; 6] = [229, 230, 262, 297, 300, 916];
@@ -197,6 +200,15 @@ impl QueryError {
 
 fn answer(instance: &InstanceScenario, known_columns: &HashMap<String, Vec<(String, SqlType)>>, part: &str) -> Vec<StatementResult> {
     let Some(key) = part_key(part) else { return default_answer(part, &instance.name) };
+    let marker = part.lines().find_map(marker_select).map(|named| StatementResult::ResultSet {
+        columns: vec![("agdiag_key".to_string(), SqlType::NVarChar)],
+        rows: vec![vec![Value::from(named)]],
+    });
+    marker.into_iter().chain(statement_answer(instance, known_columns, key)).collect()
+}
+
+/// The answer for the statement of `key` (after its marker, if any).
+fn statement_answer(instance: &InstanceScenario, known_columns: &HashMap<String, Vec<(String, SqlType)>>, key: &str) -> Vec<StatementResult> {
     if let Some(error) = instance.query_errors.get(key) {
         return vec![StatementResult::Error { number: error.number, state: error.state, class: error.class, message: error.message.clone() }];
     }
