@@ -119,3 +119,37 @@ fn several_snapshot_files_are_one_ag_and_a_repeated_instance_is_bad_input() {
     assert!(String::from_utf8_lossy(&twice.stderr).contains("instance SQL1 is in more than one snapshot"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn every_explanation_and_the_catalog_fit_a_100_column_terminal() {
+    let mut outputs = vec![agdiag(&["checks"])];
+    for number in agdiag::explain::known_errors() {
+        outputs.push(agdiag(&["explain", &number.to_string()]));
+    }
+    for o in &outputs {
+        assert_eq!(o.status.code(), Some(0));
+        for line in stdout(o).lines() {
+            assert!(line.chars().count() <= 100, "line longer than 100 columns: {line}");
+        }
+    }
+    assert!(stdout(&outputs[1]).contains("Diagnosis, in order:") || agdiag::explain::known_errors().is_empty());
+    let unknown = agdiag(&["explain", "99999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no explanation for error 99999"));
+}
+
+#[test]
+fn not_evaluated_reasons_are_listed_and_wrapped() {
+    let mut snap: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(HEALTHY).unwrap()).unwrap();
+    snap["probes"] = serde_json::json!([]);
+    let path = std::env::temp_dir().join(format!("agdiag-cli-noprobes-{}.json", std::process::id()));
+    std::fs::write(&path, snap.to_string()).unwrap();
+    let o = agdiag(&["analyze", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(out.contains("Not evaluated:") && out.contains("network.unreachable"), "{out}");
+    for line in out.lines() {
+        assert!(line.chars().count() <= 100, "line longer than 100 columns: {line}");
+    }
+}

@@ -30,7 +30,8 @@ pub fn report(report: &Report) -> String {
     if !skipped.is_empty() {
         out.push_str("\nNot evaluated:\n");
         for c in skipped {
-            let _ = writeln!(out, "  {:<34} {}", c.check, c.reason.as_deref().unwrap_or(""));
+            let first = format!("  {:<34} ", c.check);
+            wrap_hanging(&mut out, c.reason.as_deref().unwrap_or(""), &first, &" ".repeat(first.len()));
         }
     }
     out
@@ -97,10 +98,12 @@ pub fn checks() -> String {
     let mut out = String::new();
     let snapshot_checks = agdiag::checks::catalog().into_iter().map(|c| &c.info);
     let infos: Vec<_> = snapshot_checks.chain(agdiag::connection_string::CHECKS).collect();
+    // The category is the id's prefix, so the title gets the rest of the line.
     let id_width = infos.iter().map(|i| i.id.len()).max().unwrap_or(0);
-    let _ = writeln!(out, "{:<id_width$} {:<13} TITLE", "CHECK", "CATEGORY");
+    let _ = writeln!(out, "{:<id_width$} TITLE", "CHECK");
     for info in infos {
-        let _ = writeln!(out, "{:<id_width$} {:<13} {}", info.id, info.category.as_str(), info.title);
+        let first = format!("{:<id_width$} ", info.id);
+        wrap_hanging(&mut out, info.title, &first, &" ".repeat(first.len()));
     }
     out
 }
@@ -114,9 +117,11 @@ pub fn explanation(e: &Explanation) -> String {
     if !e.steps.is_empty() {
         out.push_str("\nDiagnosis, in order:\n");
         for (i, step) in e.steps.iter().enumerate() {
-            wrap_into(&mut out, &format!("{}. {}", i + 1, step.step), "  ");
+            let number = format!("  {}. ", i + 1);
+            wrap_hanging(&mut out, step.step, &number, &" ".repeat(number.len()));
             if !step.checks.is_empty() {
-                let _ = writeln!(out, "     checks: {}", step.checks.join(", "));
+                let label = format!("{}checks: ", " ".repeat(number.len()));
+                wrap_hanging(&mut out, &step.checks.join(", "), &label, &" ".repeat(label.len()));
             }
         }
     }
@@ -125,19 +130,26 @@ pub fn explanation(e: &Explanation) -> String {
 
 /// Word-wraps `text` at WIDTH with `indent` on every line.
 fn wrap_into(out: &mut String, text: &str, indent: &str) {
-    let mut line = String::from(indent);
+    wrap_hanging(out, text, indent, indent);
+}
+
+/// Word-wraps `text` at WIDTH: the first line starts with `first`, the others with `rest`.
+fn wrap_hanging(out: &mut String, text: &str, first: &str, rest: &str) {
+    let mut line = String::from(first);
+    let mut prefix_len = first.len();
     for word in text.split_whitespace() {
-        if line.len() > indent.len() && line.len() + 1 + word.len() > WIDTH {
+        if line.len() > prefix_len && line.len() + 1 + word.len() > WIDTH {
             out.push_str(line.trim_end());
             out.push('\n');
-            line = String::from(indent);
+            line = String::from(rest);
+            prefix_len = rest.len();
         }
-        if line.len() > indent.len() {
+        if line.len() > prefix_len && !line.ends_with(' ') {
             line.push(' ');
         }
         line.push_str(word);
     }
-    if line.len() > indent.len() {
+    if line.len() > prefix_len {
         out.push_str(&line);
         out.push('\n');
     }
