@@ -97,6 +97,29 @@ fn virtual_account_presents_the_computer_account_which_has_no_login_on_the_partn
     assert!(mixed.message.contains("recommended"), "{}", mixed.message);
 }
 
+/// Secondaries connect only to the primary: a login missing on one secondary for another
+/// secondary's account breaks nothing until a failover, and the message must say so.
+#[test]
+fn missing_login_between_two_secondaries_is_reported_as_latent_until_a_failover() {
+    let mut snap = healthy();
+    set_service_account(&mut snap, "SQL3", "NT Service\\MSSQLSERVER");
+    let report = run(snap);
+    let found = findings_of(&report, "accounts.login_missing");
+    let on_primary = found.iter().find(|f| f.instance.as_deref() == Some("SQL1")).expect("SQL1 finding");
+    assert!(!on_primary.message.contains("Latent"), "{}", on_primary.message);
+    assert!(on_primary.message.starts_with("SQL3 (service account"), "{}", on_primary.message);
+    let on_secondary = found.iter().find(|f| f.instance.as_deref() == Some("SQL2")).expect("SQL2 finding");
+    assert_severity(on_secondary, Severity::Error);
+    assert!(
+        on_secondary.message.starts_with(
+            "Latent until a failover to SQL2: SQL2 and SQL3 are secondaries now, and secondary replicas connect only \
+             to the primary (SQL1). Once SQL2 is the primary, SQL3 (service account"
+        ),
+        "{}",
+        on_secondary.message
+    );
+}
+
 #[test]
 fn fix_script_creates_logins_before_granting() {
     let mut snap = healthy();

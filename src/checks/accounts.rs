@@ -1,8 +1,9 @@
 //! Seed: "Accounts" and "Join Database Fails (35250)" step 5 (troubleshoot-ag-configuration.md);
 //! "Connection Handshake Failure" (endpoint-handshake-and-ownership.md).
 //!
-//! Every replica's SQL Server service connects to every other replica's database mirroring
-//! endpoint. With Windows authentication it presents its service account (a virtual account,
+//! The primary and each secondary connect to each other's database mirroring endpoint (secondaries
+//! do not connect to each other, but any replica can become the primary, so every replica needs a
+//! login for every partner). With Windows authentication each presents its service account (a virtual account,
 //! Network Service or Local System present the computer account `DOMAIN\MACHINE$`). That login
 //! must exist on the receiving instance, be enabled, not be denied CONNECT on the endpoint, and hold
 //! CONNECT (or own the endpoint). A local or workgroup account cannot authenticate to another
@@ -150,6 +151,8 @@ struct Pair<'s> {
     b_name: &'s str,
     /// B's instance, when it is in the snapshot (possibly not connected).
     b: Option<&'s Instance>,
+    /// The AG's current primary, when known.
+    primary: Option<String>,
 }
 
 impl Pair<'_> {
@@ -179,7 +182,14 @@ fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
                     Some(i) => Some(&ctx.snapshot.instances[i]),
                     None => find_instance(ctx, b.server_name),
                 };
-                out.push(Pair { ag: ag.name, a: a_inst, a_name: a.server_name, b_name: b.server_name, b: b_inst });
+                out.push(Pair {
+                    ag: ag.name,
+                    a: a_inst,
+                    a_name: a.server_name,
+                    b_name: b.server_name,
+                    b: b_inst,
+                    primary: ag.primary.clone(),
+                });
             }
         }
     }
@@ -448,6 +458,8 @@ struct Partner<'s> {
     props: Option<&'s Row>,
     how: String,
     fci: bool,
+    /// The AG's current primary, when known.
+    primary: Option<String>,
 }
 
 impl Partner<'_> {
@@ -508,6 +520,33 @@ impl LoginCase<'_> {
         } else {
             ""
         }
+    }
+    /// Secondaries connect only to the primary: when neither this replica nor any partner presenting
+    /// the login is the primary now, the handshake failure starts only after a failover.
+    fn latent_lead(&self) -> String {
+        let mut primaries: Vec<&str> = Vec::new();
+        for p in &self.partners {
+            let Some(primary) = p.primary.as_deref() else { return String::new() };
+            if primary.eq_ignore_ascii_case(self.a_name) || primary.eq_ignore_ascii_case(p.replica) {
+                return String::new();
+            }
+            if !primaries.iter().any(|q| q.eq_ignore_ascii_case(primary)) {
+                primaries.push(primary);
+            }
+        }
+        let partners: Vec<String> = self.partners.iter().map(|p| p.replica.to_string()).fold(Vec::new(), |mut v, r| {
+            if !v.contains(&r) {
+                v.push(r);
+            }
+            v
+        });
+        format!(
+            "Latent until a failover to {a}: {a} and {b} are secondaries now, and secondary replicas connect only to \
+             the primary ({p}). Once {a} is the primary, ",
+            a = self.a_name,
+            b = join_and(&partners),
+            p = primaries.join(", "),
+        )
     }
     fn endpoint_text(&self) -> String {
         match self.endpoint {
@@ -575,6 +614,7 @@ fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> 
             props: presented.props,
             how,
             fci,
+            primary: pair.primary.clone(),
         };
         match cases.iter_mut().find(|c| std::ptr::eq(c.a, pair.a) && c.login.eq_ignore_ascii_case(&login)) {
             Some(case) => {
@@ -795,10 +835,11 @@ fn login_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(case.ag())
             .replica(case.replica())
             .message(format!(
-                "{} connect{} to {a}'s {} as {login}, but {a} has no login {login} in sys.server_principals. The \
+                "{}{} connect{} to {a}'s {} as {login}, but {a} has no login {login} in sys.server_principals. The \
                  endpoint handshake fails and {a}'s error log shows error 28034 (\"Connection handshake failed. The \
                  login '{login}' does not have CONNECT permission on the endpoint. State 84.\"); the partner stays \
                  DISCONNECTED in availability group {}.{}{}",
+                case.latent_lead(),
                 case.who(),
                 if case.partners.len() == 1 { "s" } else { "" },
                 case.endpoint_text(),
@@ -845,9 +886,10 @@ fn login_disabled(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(case.ag())
             .replica(case.replica())
             .message(format!(
-                "{} connect{} to {a}'s {} as {login}, and that login is disabled on {a} (is_disabled = 1). A \
+                "{}{} connect{} to {a}'s {} as {login}, and that login is disabled on {a} (is_disabled = 1). A \
                  disabled login cannot connect, so the endpoint handshake is refused and the partner stays \
                  DISCONNECTED in availability group {}.{}",
+                case.latent_lead(),
                 case.who(),
                 if case.partners.len() == 1 { "s" } else { "" },
                 case.endpoint_text(),
@@ -932,10 +974,11 @@ fn connect_denied(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(case.ag())
             .replica(case.replica())
             .message(format!(
-                "{} connect{} to {a}'s {} as {login}, and {what}. A DENY overrides any GRANT (and CONTROL), so the \
+                "{}{} connect{} to {a}'s {} as {login}, and {what}. A DENY overrides any GRANT (and CONTROL), so the \
                  handshake fails with error 28034, State 84 in {a}'s error log and the partner stays DISCONNECTED in \
                  availability group {}. A DENY to a Windows group the account belongs to would block it the same \
                  way and cannot be seen in this snapshot.{}",
+                case.latent_lead(),
                 case.who(),
                 if case.partners.len() == 1 { "s" } else { "" },
                 case.endpoint_text(),
@@ -1043,10 +1086,11 @@ fn connect_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(case.ag())
             .replica(case.replica())
             .message(format!(
-                "{} connect{} to {a}'s {} as {login}: {situation}. Without CONNECT the handshake fails and {a}'s error \
+                "{}{} connect{} to {a}'s {} as {login}: {situation}. Without CONNECT the handshake fails and {a}'s error \
                  log shows error 28034 (\"The login '{login}' does not have CONNECT permission on the endpoint. State \
                  84.\"); the partner stays DISCONNECTED in availability group {}. Membership in sysadmin (CONTROL \
                  SERVER) would also imply CONNECT, but server role membership is not in the snapshot.{}",
+                case.latent_lead(),
                 case.who(),
                 if case.partners.len() == 1 { "s" } else { "" },
                 case.endpoint_text(),
