@@ -181,6 +181,27 @@ fn both_fail_on_a_port_the_endpoint_does_not_use_names_the_real_port() {
     assert_eq!(f.object.as_deref(), Some("sql3.contoso.com:5023"));
     assert!(f.message.contains("listens on port 5022, not 5023"), "{}", f.message);
     assert!(f.fix_steps[0].text.contains("-Port 5022") && !f.fix_steps[0].text.contains("New-NetFirewallRule"), "{}", f.fix_steps[0].text);
+    // The finding that holds the fix is named, and the remediation does not send the DBA to open
+    // the wrong port in the firewall.
+    assert!(f.message.contains("see endpoint.port_mismatch") && f.fix_steps[0].text.contains("endpoint.port_mismatch"));
+    assert!(f.remediation.contains("endpoint.port_mismatch"), "{}", f.remediation);
+    assert!(!f.remediation.contains("Firewall") && !f.remediation.contains("listening on 5023"), "{}", f.remediation);
+}
+
+#[test]
+fn unreachable_instance_port_remediation_speaks_of_clients_not_replicas() {
+    let mut snap = healthy();
+    // A probe of the instance's TSQL port (purpose `instance` in the snapshot contract).
+    for via in ["name", "ip"] {
+        let p = probe_mut(&mut snap, "sql2.contoso.com", 1433, via);
+        p.purpose = "instance".into();
+        p.ok = false;
+        p.error = Some("connection timed out after 3000 ms".into());
+    }
+    let report = run(snap);
+    let f = single(&report, "network.unreachable");
+    assert!(!f.remediation.contains("endpoint") && !f.remediation.contains("pair of replicas"), "{}", f.remediation);
+    assert!(f.remediation.contains("TCP/IP enabled") && f.remediation.contains("from the clients"), "{}", f.remediation);
 }
 
 #[test]

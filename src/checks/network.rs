@@ -519,6 +519,8 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let rule_name = if endpoint_subject.is_some() { "SQL AG endpoint" } else { "SQL Server" };
         let mut fixes: Vec<FixStep> = Vec::new();
         let url_port = endpoint_subject.and_then(|s| endpoint_url_port(ctx, s));
+        // Set when the endpoint is healthy on another port: the URL is wrong, not the network.
+        let mut wrong_port: Option<i64> = None;
         let cause = match (endpoint_subject, ctx.instance_named(subject)) {
             (Some(_), Some(inst)) => match endpoint_facts(inst, port) {
                 Ok(facts) => {
@@ -550,18 +552,19 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                             address_port(listening.str("ip_address").unwrap_or("?"), port)
                         )
                     } else if let Some(real) = facts.configured_port.filter(|p| *p != i64::from(port)) {
+                        wrong_port = Some(real);
                         fixes.push(FixStep::manual(
                             &target,
                             Phase::Prerequisite,
                             format!(
-                                "{subject}'s endpoint listens on {real}: correct the port in its endpoint_url (see the endpoint URL \
-                                 finding), then re-test:\nTest-NetConnection -ComputerName {} -Port {real}",
+                                "{subject}'s endpoint listens on {real}: correct the port in its endpoint_url (see the \
+                                 endpoint.port_mismatch finding), then re-test:\nTest-NetConnection -ComputerName {} -Port {real}",
                                 ps_quote(host)
                             ),
                         ));
                         format!(
                             "{subject}'s endpoint is STARTED but listens on port {real}, not {port}: the URL names the wrong \
-                             port (see the endpoint URL checks)"
+                             port (see endpoint.port_mismatch)"
                         )
                     } else {
                         format!(
@@ -600,6 +603,22 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if let Some(p) = url_port {
             evidence["endpoint_url_port"] = json!(p);
         }
+        let remediation = match (wrong_port, endpoint_subject) {
+            (Some(real), _) => format!(
+                "The network is not the cause: {subject}'s endpoint listens on {real}, not on {port}. Correct the endpoint \
+                 URL (endpoint.port_mismatch has the statement), then re-test port {real} from every other replica."
+            ),
+            (None, Some(_)) => format!(
+                "Make sure the endpoint is STARTED and listening on {port} on {subject} (Get-NetTCPConnection -LocalPort \
+                 {port} -State Listen), then allow TCP {port} inbound in Windows Firewall (and the Azure NSG) between every \
+                 pair of replicas."
+            ),
+            (None, None) => format!(
+                "Make sure SQL Server listens on TCP {port} on {subject} (SQL Server Configuration Manager: TCP/IP enabled, \
+                 that port set; Get-NetTCPConnection -LocalPort {port} -State Listen), then allow TCP {port} inbound in \
+                 Windows Firewall (and the Azure NSG) from the clients."
+            ),
+        };
         let consequence = if endpoint_subject.is_some() {
             "Partner replicas that cannot reach this port stay DISCONNECTED (errors 1418, 35201; 35250 when joining a database)."
         } else {
@@ -613,11 +632,7 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 tests.join("; "),
             ))
             .evidence(evidence)
-            .remediation(format!(
-                "Make sure the endpoint is STARTED and listening on {port} on {subject} (Get-NetTCPConnection -LocalPort \
-                 {port} -State Listen), then allow TCP {port} inbound in Windows Firewall (and the Azure NSG) between every \
-                 pair of replicas."
-            ))
+            .remediation(remediation)
             .fixes(fixes)
             .emit();
     }
