@@ -100,7 +100,7 @@ fn listener_name_resolving_to_an_old_subnet_is_a_name_resolution_problem() {
     assert_eq!(f.object.as_deref(), Some("AG1-LISTENER:1433"));
     assert_eq!(f.availability_group.as_deref(), Some("AG1"));
     assert_eq!(f.instance, None);
-    assert!(f.message.contains("listener AG1-LISTENER"), "{}", f.message);
+    assert!(f.message.starts_with("Listener AG1-LISTENER: AG1-LISTENER resolves to"), "{}", f.message);
     assert!(f.fix_steps.iter().any(|s| s.text.contains("HostRecordTTL")));
 }
 

@@ -112,15 +112,15 @@ impl<'s> ProbeGroup<'s> {
         self.has_purpose("endpoint") || self.has_purpose("listener")
     }
 
-    /// "SQL2's endpoint URL" / "listener AG1-LISTENER" / "SQL2's read-only routing URL".
+    /// "SQL2's database mirroring endpoint" / "Listener AG1-LISTENER" / "SQL2's read-only routing URL": each starts a message.
     fn what(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         for (purpose, subject) in &self.subjects {
             let text = match purpose.to_ascii_lowercase().as_str() {
                 "endpoint" => format!("{subject}'s database mirroring endpoint"),
-                "listener" => format!("listener {subject}"),
+                "listener" => format!("Listener {subject}"),
                 "routing" => format!("{subject}'s read-only routing URL"),
-                "instance" => format!("instance {subject}"),
+                "instance" => format!("Instance {subject}"),
                 other => format!("{subject} ({other})"),
             };
             if !parts.contains(&text) {
