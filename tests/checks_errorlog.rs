@@ -80,6 +80,8 @@ fn repeated_28034_is_one_finding_with_count_last_time_and_a_guarded_grant() {
     );
     assert!(f.fix_steps.iter().all(|s| s.target == "SQL1"));
     assert_eq!(f.fix_steps.iter().map(|s| s.phase).collect::<Vec<_>>(), [Phase::CreateLogin, Phase::GrantConnect]);
+    // The remediation names the real endpoint and login, not placeholders.
+    assert!(f.remediation.contains("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [CONTOSO\\SQL3$]"), "{}", f.remediation);
 }
 
 #[test]

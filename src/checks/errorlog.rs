@@ -405,8 +405,10 @@ fn connect_permission(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             let fixes = grant_fix(&target, endpoint_name, login, principal.is_some());
             draft
                 .remediation(format!(
-                    "On {target} (the instance whose log it is), GRANT CONNECT ON ENDPOINT::[<its mirroring endpoint>] TO the \
-                     login, creating the login first if it does not exist."
+                    "On {target} (the instance whose log it is), GRANT CONNECT ON ENDPOINT::{} TO [{}], creating the login \
+                     first if it does not exist.",
+                    endpoint_name.map_or("[<its mirroring endpoint>]".to_string(), |n| format!("[{}]", tsql::comment(n).replace(']', "]]"))),
+                    shown.replace(']', "]]"),
                 ))
                 .fixes(fixes)
                 .emit();

@@ -557,8 +557,9 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                             &target,
                             Phase::Prerequisite,
                             format!(
-                                "{subject}'s endpoint listens on {real}: correct the port in its endpoint_url (see the \
-                                 endpoint.port_mismatch finding), then re-test:\nTest-NetConnection -ComputerName {} -Port {real}",
+                                "{subject}'s endpoint listens on {real}: its endpoint_url must change, not the network (the \
+                                 endpoint.port_mismatch fix does it, on the primary). After that change, re-test from \
+                                 each other replica:\nTest-NetConnection -ComputerName {} -Port {real}",
                                 ps_quote(host)
                             ),
                         ));

@@ -221,7 +221,7 @@ pub fn classify(number: Option<i64>, description: Option<&str>) -> Classificatio
     let soft = |meaning, see_checks| Classification { kind: FailureKind::Soft, meaning, see_checks };
     match number {
         Some(11001 | 11004) => hard("the replica's host name could not be resolved (DNS)", SEE_NAME),
-        Some(10061) => hard("the connection was refused: nothing accepts connections on the endpoint port (endpoint stopped, missing, or another process owns the port)", SEE_REFUSED),
+        Some(10061) => hard("the connection was refused: nothing accepts connections on the port in the endpoint URL: the endpoint is stopped or missing, listens on another port, or another process owns the port", SEE_REFUSED),
         Some(10051 | 10065) => hard("no network route to the replica's host", SEE_UNREACHABLE),
         Some(10054) => hard("the connection was reset by the partner (broken connection, endpoint restarted or reconfigured, firewall change)", SEE_REFUSED),
         Some(28034 | 18456) => hard("the partner's service account was refused by the endpoint (login missing, disabled or without CONNECT)", SEE_LOGIN),
@@ -230,7 +230,7 @@ pub fn classify(number: Option<i64>, description: Option<&str>) -> Classificatio
         Some(1418) => hard("the server network address in the endpoint URL cannot be reached or does not exist", SEE_NAME),
         Some(10060 | 121 | 35201 | 35206) => soft("the connection attempt or session timed out", SEE_TIMEOUT),
         _ if has("dns") || has("no such host") => hard("the replica's host name could not be resolved (DNS)", SEE_NAME),
-        _ if has("refused") => hard("the connection was refused: nothing accepts connections on the endpoint port", SEE_REFUSED),
+        _ if has("refused") => hard("the connection was refused: nothing accepts connections on the port in the endpoint URL", SEE_REFUSED),
         _ if has("certificate") => hard("certificate failure in the endpoint handshake", SEE_CERT),
         _ if has("connect permission") || has("login") => hard("the partner's service account was refused by the endpoint", SEE_LOGIN),
         _ if has("encryption") || has("algorithm") => hard("the endpoints share no encryption algorithm", SEE_ENCRYPTION),
@@ -279,7 +279,7 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 None => "No last connect error is recorded (the session may have timed out, or the replica has not tried to connect since its restart).".to_string(),
             };
             let kind_note = match class.kind {
-                FailureKind::Hard => "A hard error is reported by another component and persists until its cause is fixed.",
+                FailureKind::Hard => "A hard error is reported to SQL Server by another component (the network, the partner), not found by the session timeout; the replica retries and stays DISCONNECTED until the cause is fixed.",
                 FailureKind::Soft => "A soft error means no ping arrived within the session timeout: a network time-out, dropped packets, or an overloaded or hung server. If it persists, treat it as a network or firewall problem.",
                 FailureKind::Unknown => "",
             };
