@@ -64,6 +64,20 @@ fn checks_filter_limits_what_runs() {
 }
 
 #[test]
+fn a_checks_selector_that_matches_nothing_is_bad_input_not_a_pass() {
+    // A typo must not run zero checks and exit 0 with "No findings".
+    let o = agdiag(&["analyze", BROKEN, "--checks", "endpoint.owner,endpoint.ownr"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("\"endpoint.ownr\" matches no check"), "{err}");
+    // `check` refuses before it connects to anything.
+    let o = agdiag(&["check", "-S", "127.0.0.1,1", "--checks", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"nosuch\" matches no check"));
+}
+
+#[test]
 fn bad_input_exits_two_with_a_message_naming_the_problem() {
     let o = agdiag(&["analyze", "Cargo.toml"]);
     assert_eq!(o.status.code(), Some(2));

@@ -35,6 +35,22 @@ pub struct ReportArgs {
     pub fail_on: FailOn,
 }
 
+impl ReportArgs {
+    /// A `--checks` selector that matches no check is a typo: running nothing and reporting "No
+    /// findings" (exit 0) would read as a pass.
+    pub fn validate_checks(&self) -> Result<(), Error> {
+        let catalog = agdiag::checks::catalog();
+        for pattern in &self.checks {
+            if !catalog.iter().any(|c| agdiag::checks::matches(pattern, &c.info)) {
+                return Err(Error::invalid_argument(format!(
+                    "--checks {pattern:?} matches no check (ids, categories or `category.*`: see `agdiag checks`)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, Error> {
     let text = if path.as_os_str() == "-" {
         let mut s = String::new();
@@ -50,6 +66,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, Error> {
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
+    args.report.validate_checks()?;
     let snapshot = Snapshot::merge(args.snapshots.iter().map(|p| read_snapshot(p)).collect::<Result<_, _>>()?)?;
     let options = &args.report;
     let report = agdiag::analyze(snapshot, &AnalyzeOptions { checks: options.checks.clone(), generated_at: None });

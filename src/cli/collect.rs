@@ -191,6 +191,7 @@ fn write_snapshot(path: &PathBuf, snapshot: &agdiag::Snapshot) -> Result<(), Err
 }
 
 pub fn check(args: CheckArgs) -> Result<Exit, Error> {
+    args.report.validate_checks()?;
     let report = run_job(request(&args.connect, args.report.checks.clone())?)?;
     if let Some(path) = &args.output {
         write_snapshot(path, &report.snapshot)?;
