@@ -167,3 +167,24 @@ fn not_evaluated_reasons_are_listed_and_wrapped() {
         assert!(line.chars().count() <= 100, "line longer than 100 columns: {line}");
     }
 }
+
+#[test]
+fn a_snapshot_where_nothing_could_be_evaluated_is_not_a_pass() {
+    // The only instance did not connect: every check is not evaluated.
+    let dir = std::env::temp_dir().join(format!("agdiag-cli-nothing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("unreachable.json");
+    std::fs::write(
+        &path,
+        r#"{"format": "agdiag.snapshot/1", "instances": [{"target": "sql1,1433", "connected": false,
+            "connect_error": {"message": "cannot connect to sql1,1433: Connection refused"}, "results": {}}]}"#,
+    )
+    .unwrap();
+    let o = agdiag(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).contains("Not evaluated:"), "{}", stdout(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("could be evaluated"), "{}", String::from_utf8_lossy(&o.stderr));
+    // --fail-on never still means "never fail".
+    assert_eq!(agdiag(&["analyze", path.to_str().unwrap(), "--fail-on", "never"]).status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -114,6 +114,16 @@ pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Err
         FailOn::Info => Some(Severity::Info),
         FailOn::Never => None,
     };
+    // Nothing evaluated (no instance connected, or no view readable) is not a pass: a script gating
+    // on the exit code must not read "could not look" as "healthy".
+    let summary = &report.summary;
+    if threshold.is_some() && summary.checks_run > 0 && summary.not_evaluated == summary.checks_run {
+        eprintln!(
+            "agdiag: none of the {} checks could be evaluated (see \"Not evaluated\"): this is not a pass",
+            summary.checks_run
+        );
+        return Ok(Exit::BadInput);
+    }
     let failing = match (threshold, report.worst_severity()) {
         (Some(t), Some(worst)) => worst <= t,
         _ => false,

@@ -32,6 +32,7 @@ pub enum Command {
     },
     /// Explain a SQL Server error number (1418, 35250, ...) and the checks that diagnose it.
     Explain {
+        /// The SQL Server error number, e.g. 1418 or 35250 (an unknown number lists the known ones).
         number: u32,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
