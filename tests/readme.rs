@@ -39,7 +39,7 @@ fn transcript() -> String {
         let _ = writeln!(t, "{line}");
     }
     let findings = lines.iter().filter(|l| ["ERROR ", "WARNING ", "INFO "].iter().any(|s| l.starts_with(s))).count();
-    let _ = writeln!(t, "\n[... {} more findings ...]\n", findings - 1);
+    let _ = writeln!(t, "\n[... the other {} findings (the table lists errors first) ...]\n", findings - 1);
     for line in &lines[routing..] {
         let _ = writeln!(t, "{line}");
     }

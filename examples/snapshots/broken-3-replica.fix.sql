@@ -21,7 +21,7 @@
 
 -- network.unreachable@SQL3/sql3.contoso.com:5023
 -- MANUAL on SQL3:
---   SQL3's endpoint listens on 5022: correct the port in its endpoint_url (see the endpoint URL finding), then re-test:
+--   SQL3's endpoint listens on 5022: its endpoint_url must change, not the network (the endpoint.port_mismatch fix does it, on the primary). After that change, re-test from each other replica:
 --   Test-NetConnection -ComputerName 'sql3.contoso.com' -Port 5022
 
 -- build.outdated@SQL3/16.0.1000.6
