@@ -26,7 +26,9 @@ pub struct AnalyzeOptions {
 impl AnalyzeOptions {
     /// Parses options JSON; `None` or blank text means defaults.
     pub fn from_json(text: Option<&str>) -> Result<AnalyzeOptions> {
-        parse_options(text, "analyze options")
+        let options: AnalyzeOptions = parse_options(text, "analyze options")?;
+        checks::validate_selection(&options.checks)?;
+        Ok(options)
     }
 }
 

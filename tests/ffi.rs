@@ -106,6 +106,24 @@ fn fix_script_options_are_validated() {
     let bad = CString::new(r#"{"min_severity":"fatal"}"#).unwrap();
     assert!(agdiag_report_fix_script(report, bad.as_ptr()).is_null());
     assert!(last_error().unwrap().contains("fix script options"));
+    let typo = CString::new(r#"{"checks":["endpoint.ownr"]}"#).unwrap();
+    assert!(agdiag_report_fix_script(report, typo.as_ptr()).is_null());
+    assert!(last_error().unwrap().contains("\"endpoint.ownr\" matches no check"), "{:?}", last_error());
+    unsafe { agdiag_report_free(report) };
+}
+
+#[test]
+fn a_check_selector_that_matches_nothing_is_an_error_not_an_empty_report() {
+    let json = CString::new(HEALTHY).unwrap();
+    let typo = CString::new(r#"{"checks":["endpoint.ownr"]}"#).unwrap();
+    assert!(agdiag_analyze(json.as_ptr(), typo.as_ptr()).is_null());
+    assert!(last_error().unwrap().contains("\"endpoint.ownr\" matches no check"), "{:?}", last_error());
+    let request = CString::new(r#"{"instances":["127.0.0.1,1"],"authentication":{"method":"sql","user":"u","password":"p"},"checks":["nosuch"]}"#).unwrap();
+    assert!(agdiag_run(request.as_ptr()).is_null());
+    assert!(last_error().unwrap().contains("\"nosuch\" matches no check"), "{:?}", last_error());
+    let good = CString::new(r#"{"checks":["endpoint.*","routing"]}"#).unwrap();
+    let report = agdiag_analyze(json.as_ptr(), good.as_ptr());
+    assert!(!report.is_null(), "{:?}", last_error());
     unsafe { agdiag_report_free(report) };
 }
 

@@ -1,7 +1,7 @@
 --- YOU MUST EXECUTE THE FOLLOWING SCRIPT IN SQLCMD MODE.
 -- AgDiag 0.1.0 fix script
 -- Evidence: snapshot collected at 2026-11-22T10:42:00Z by agdiag 0.1.0
--- Findings covered: 16; instances changed by T-SQL: 2; manual steps: 4
+-- Findings: 16 (11 with fix steps); instances changed by T-SQL: 2; manual steps: 4
 --
 -- REVIEW BEFORE RUNNING. AgDiag generated this script and never runs it. Each statement is
 -- preceded by the finding it fixes. Steps marked MANUAL are done outside SQL Server.

@@ -114,6 +114,20 @@ pub fn matches(pattern: &str, info: &CheckInfo) -> bool {
         || p.strip_suffix('*').is_some_and(|prefix| !prefix.is_empty() && info.id.starts_with(prefix))
 }
 
+/// Rejects a selection pattern that matches no check: running nothing and reporting "no findings"
+/// would read as a pass, so a typo (`endpoint.ownr`) must be an error naming it.
+pub fn validate_selection(selection: &[String]) -> crate::Result<()> {
+    let catalog = catalog();
+    for pattern in selection {
+        if !catalog.iter().any(|c| matches(pattern, &c.info)) {
+            return Err(crate::Error::invalid_argument(format!(
+                "check selector {pattern:?} matches no check (ids, categories or `category.*`: see `agdiag checks`)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the selected checks (all when `selection` is empty) over the snapshot.
 pub fn run_checks(snapshot: &Snapshot, selection: &[String]) -> (Vec<CheckResult>, Vec<Finding>) {
     let ctx = Ctx::new(snapshot);

@@ -39,15 +39,7 @@ impl ReportArgs {
     /// A `--checks` selector that matches no check is a typo: running nothing and reporting "No
     /// findings" (exit 0) would read as a pass.
     pub fn validate_checks(&self) -> Result<(), Error> {
-        let catalog = agdiag::checks::catalog();
-        for pattern in &self.checks {
-            if !catalog.iter().any(|c| agdiag::checks::matches(pattern, &c.info)) {
-                return Err(Error::invalid_argument(format!(
-                    "--checks {pattern:?} matches no check (ids, categories or `category.*`: see `agdiag checks`)"
-                )));
-            }
-        }
-        Ok(())
+        agdiag::checks::validate_selection(&self.checks)
     }
 }
 

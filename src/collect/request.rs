@@ -247,6 +247,7 @@ impl Request {
         if self.instances.is_empty() {
             return Err(Error::invalid_argument("collection request names no instances"));
         }
+        crate::checks::validate_selection(&self.checks)?;
         let mut seen: Vec<(&str, InstanceAddress)> = Vec::new();
         for text in &self.instances {
             let address = InstanceAddress::parse(text)?;

@@ -57,6 +57,7 @@ pub extern "C" fn agdiag_report_fix_script(report: *const AgdiagReport, options_
     boundary(ptr::null_mut(), || {
         let report = report_ref(report, "report")?;
         let options: ScriptOptions = parse_options(optional(options_json, "options_json")?, "fix script options")?;
+        crate::checks::validate_selection(&options.checks)?;
         to_c(report.fix_script(&options))
     })
 }

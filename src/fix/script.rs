@@ -135,8 +135,9 @@ fn write_header(out: &mut String, findings: &[&Finding], source: &ScriptSource<'
     );
     let _ = writeln!(
         out,
-        "-- Findings covered: {}; instances changed by T-SQL: {}; manual steps: {}",
+        "-- Findings: {} ({} with fix steps); instances changed by T-SQL: {}; manual steps: {}",
         findings.len(),
+        findings.iter().filter(|f| !f.fix_steps.is_empty()).count(),
         targets.len(),
         manual
     );
