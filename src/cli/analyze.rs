@@ -95,7 +95,7 @@ pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Err
             if format == Format::Table && fixable > 0 {
                 write_stdout(
                     &mut out,
-                    &format!("{fixable} finding(s) have fix steps: add --fix-script fix.sql (or -) to write the script.\n"),
+                    &format!("\n{fixable} finding(s) have fix steps: add --fix-script fix.sql (or -) to write the script.\n"),
                 )?;
             }
         }

@@ -87,8 +87,18 @@ pub fn routing(paths: &[agdiag::routing_simulation::RoutingPath]) -> String {
                 .collect();
             wrap_into(&mut out, &format!("{}. {}", set.routing_priority, targets.join(", ")), "      ");
         }
-        if let Some(note) = &path.note {
-            wrap_into(&mut out, &format!("-> {note}"), "      ");
+        match &path.note {
+            Some(note) => wrap_into(&mut out, &format!("-> {note}"), "      "),
+            None => {
+                // The first set with a usable target takes the connections (round-robin within it).
+                let landing = path.sets.iter().map(|set| {
+                    set.targets.iter().filter(|t| t.usable).map(|t| t.replica.as_str()).collect::<Vec<_>>()
+                });
+                if let Some(targets) = landing.into_iter().find(|t| !t.is_empty()) {
+                    let how = if targets.len() > 1 { " (load-balanced)" } else { "" };
+                    wrap_into(&mut out, &format!("-> ReadOnly connections land on {}{how}.", targets.join(", ")), "      ");
+                }
+            }
         }
     }
     out
