@@ -211,7 +211,7 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
         // Column-level: the most common damage, so the most weight.
         0..=9 => {
             let Some((i, key)) = random_key(rng, doc) else { return "no result set".into() };
-            let (pick, pick_column, action, value) = (rng.next(), rng.next(), rng.below(4), nasty_value(rng, pool));
+            let (pick, pick_column, action, value) = (rng.next(), rng.next(), rng.below(5), nasty_value(rng, pool));
             let twist = rng.next();
             let Some(rows) = rows_mut(doc, i, &key) else { return "not an array".into() };
             if rows.is_empty() {
@@ -223,6 +223,16 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
                 return format!("{key}[{r}]: no columns");
             }
             let column = row.keys().nth((pick_column % row.len() as u64) as usize).cloned().unwrap_or_default();
+            if action == 4 {
+                // The whole column, on every instance: how a collector for another version differs.
+                for inst in instances(doc).into_iter().flatten() {
+                    let rows = inst.get_mut("results").and_then(|r| r.get_mut(&key)).and_then(Value::as_array_mut);
+                    for row in rows.into_iter().flatten().filter_map(Value::as_object_mut) {
+                        row.insert(column.clone(), value.clone());
+                    }
+                }
+                return format!("{key}.{column} = {value} in every row of every instance");
+            }
             match action {
                 0 => {
                     row.remove(&column);

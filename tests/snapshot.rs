@@ -84,3 +84,21 @@ fn topology_takes_the_primary_view_and_matches_instances() {
         assert!(r.state.unwrap().is("connected_state_desc", "CONNECTED"));
     }
 }
+
+#[test]
+fn integer_columns_read_only_integers() {
+    let row: agdiag::snapshot::Row = serde_json::from_value(serde_json::json!({
+        "port": 5022, "quoted": " 5022 ", "float_written": 5022.0, "negative": -1, "max": i64::MAX,
+        "fraction": 5022.5, "too_big": u64::MAX, "huge": 1e300, "tiny": -1e300, "text": "5022x", "array": [5022],
+    }))
+    .unwrap();
+    assert_eq!(row.int("port"), Some(5022));
+    assert_eq!(row.int("quoted"), Some(5022));
+    assert_eq!(row.int("float_written"), Some(5022));
+    assert_eq!(row.int("negative"), Some(-1));
+    assert_eq!(row.int("max"), Some(i64::MAX));
+    // Used to be truncated (5022) or saturated (i64::MAX / i64::MIN): a value the server never sent.
+    for column in ["fraction", "too_big", "huge", "tiny", "text", "array"] {
+        assert_eq!(row.int(column), None, "{column}");
+    }
+}
