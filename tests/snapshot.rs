@@ -102,3 +102,24 @@ fn integer_columns_read_only_integers() {
         assert_eq!(row.int(column), None, "{column}");
     }
 }
+
+#[test]
+fn a_contract_violation_names_the_instance_or_probe_it_is_in() {
+    let healthy = include_str!("../examples/snapshots/healthy-3-replica.json");
+    let mut doc: serde_json::Value = serde_json::from_str(healthy).unwrap();
+    doc["probes"][2]["port"] = serde_json::json!(70000);
+    let err = Snapshot::from_json(&doc.to_string()).unwrap_err();
+    assert!(err.message.contains("probes[2] (subject \"SQL2\")") && err.message.contains("70000"), "{err}");
+
+    let mut doc: serde_json::Value = serde_json::from_str(healthy).unwrap();
+    doc["instances"][1]["connected"] = serde_json::json!("yes");
+    let err = Snapshot::from_json(&doc.to_string()).unwrap_err();
+    assert!(err.message.contains("instances[1] (target \"sql2.contoso.com,1433\")"), "{err}");
+    assert!(err.message.contains("expected true/false or 0/1"), "{err}");
+
+    // A probe with an empty host or port 0 follows the contract; the checks judge it.
+    let mut doc: serde_json::Value = serde_json::from_str(healthy).unwrap();
+    doc["probes"][0]["host"] = serde_json::json!("");
+    doc["probes"][1]["port"] = serde_json::json!(0);
+    assert!(Snapshot::from_json(&doc.to_string()).is_ok());
+}
