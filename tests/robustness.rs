@@ -662,3 +662,26 @@ fn the_script_checker_rejects_what_it_must() {
     }
     assert!(check_script("SELECT 1;\n").is_err(), "a script without :on error exit");
 }
+
+/// Connection strings are typed by people: random sequences of the characters and keywords its
+/// grammar reacts to (quotes, braces, `=`, `;`, protocol prefixes, ports, non-ASCII).
+#[test]
+fn random_connection_strings_never_panic() {
+    const PIECES: &[&str] = &[
+        "Server", "Data Source", "Addr", "Database", "ApplicationIntent", "MultiSubnetFailover", "Failover Partner",
+        "=", "==", ";", ";;", " ", "\"", "'", "{", "}", "}}", "''", "\"\"", "tcp:", "tc€p:", "np:", "admin:", "lpc:",
+        ",", ",1433", ",99999", ",-1", ",0", "\\", "\\INST1", "AG1-LISTENER", "ag1-listener.contoso.com", "sql2",
+        "10.0.0.50", "[::1]", "ReadOnly", "ReadWrite", "True", "yes", "é", "日本", "İ", "\u{212a}", "\n", "\t", "\u{0}",
+    ];
+    let snapshot = Snapshot::from_json(EXAMPLES[0].1).expect("the healthy example parses");
+    for seed in 0..3000u64 {
+        let mut rng = Rng::new(seed);
+        let text: String = (0..rng.below(16)).map(|_| PIECES[rng.below(PIECES.len())]).collect();
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            let findings = agdiag::connection_string::check_connection_string(&text, &snapshot);
+            serde_json::to_string(&findings).expect("findings serialize");
+            agdiag::connection_string::parse_server(&text);
+        }));
+        assert!(result.is_ok(), "seed {seed}: connection string {text:?} panicked");
+    }
+}
