@@ -526,6 +526,15 @@ fn exercise(text: &str) -> Result<Outcome, String> {
         serde_json::to_string(&findings).map_err(|e| format!("connection-string findings do not serialize: {e}"))?;
     }
     let report = agdiag::analyze(snapshot, &AnalyzeOptions { checks: vec![], generated_at: Some("2026-01-01T00:00:00Z".into()) });
+    // A check that panics is isolated (reported as not evaluated); here that is still a failure.
+    if let Some(failed) = report.checks.iter().find(|c| c.reason.as_deref().is_some_and(|r| r.contains("internal error"))) {
+        return Err(format!(
+            "PANIC in check {} at {}: {}",
+            failed.check,
+            PANIC_LOCATION.lock().unwrap_or_else(|e| e.into_inner()),
+            failed.reason.as_deref().unwrap_or("")
+        ));
+    }
     let json = report.findings_json();
     let parsed: Value = serde_json::from_str(&json).map_err(|e| format!("findings JSON does not parse back: {e}"))?;
     if parsed["format"] != "agdiag.findings/1" || parsed["findings"].as_array().map(Vec::len) != Some(report.findings.len()) {
