@@ -288,7 +288,7 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
                     format!("instance {i}: empty key {key}")
                 }
                 2 => {
-                    results[&key] = if pick % 2 == 0 { json!({"not": "an array"}) } else { json!([1, "x", null]) };
+                    results[&key] = if pick.is_multiple_of(2) { json!({"not": "an array"}) } else { json!([1, "x", null]) };
                     format!("instance {i}: {key} is not an array of rows")
                 }
                 3 => {
@@ -319,7 +319,7 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
                         && let Some(target_results) = target.get_mut("results").and_then(Value::as_object_mut)
                     {
                         match target_results.get_mut(&key).and_then(Value::as_array_mut) {
-                            Some(existing) if pick % 2 == 0 => {
+                            Some(existing) if pick.is_multiple_of(2) => {
                                 if let Some(first) = rows.as_array().and_then(|r| r.first()) {
                                     existing.push(first.clone());
                                 }
@@ -351,7 +351,7 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
                 }
                 1 => {
                     all[i]["connected"] = json!(false);
-                    if pick % 3 == 0 {
+                    if pick.is_multiple_of(3) {
                         all[i]["connect_error"] = json!({"message": "login failed\nZZINJECTED GO"});
                     }
                     format!("instance {i}: connected false")
@@ -382,7 +382,7 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
                     format!("instance {i}: ServerName = {other}")
                 }
                 _ => {
-                    all[i]["results"] = if pick % 2 == 0 { json!({}) } else { json!([]) };
+                    all[i]["results"] = if pick.is_multiple_of(2) { json!({}) } else { json!([]) };
                     format!("instance {i}: results emptied")
                 }
             }
@@ -403,7 +403,7 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
                 1 => ("port", json!(65535)),
                 2 => ("host", json!("")),
                 3 => ("host", json!(NASTY_STRINGS[(pick % NASTY_STRINGS.len() as u64) as usize])),
-                4 => ("ok", json!(pick % 2 == 0)),
+                4 => ("ok", json!(pick.is_multiple_of(2))),
                 5 => ("url", value),
                 6 => ("subject", value),
                 7 => ("purpose", json!(["endpoint", "listener", "routing", "instance", "", "other"][(pick % 6) as usize])),
@@ -420,7 +420,7 @@ fn mutate(rng: &mut Rng, doc: &mut Value, pool: &[Value]) -> String {
                 return "no probes".into();
             }
             let p = (pick % probes.len() as u64) as usize;
-            if pick % 2 == 0 {
+            if pick.is_multiple_of(2) {
                 let copy = probes[p].clone();
                 probes.push(copy);
                 format!("duplicate probe {p}")
