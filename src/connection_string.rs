@@ -253,7 +253,10 @@ pub fn parse_server(value: &str) -> ServerSpec {
     let mut rest = value.trim();
     let mut protocol = None;
     for prefix in ["tcp:", "np:", "lpc:", "admin:"] {
-        if rest.len() >= prefix.len() && rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        // `get` rather than slicing: the text may start with a multi-byte character.
+        if let Some(head) = rest.get(..prefix.len())
+            && head.eq_ignore_ascii_case(prefix)
+        {
             protocol = Some(prefix.trim_end_matches(':').to_ascii_lowercase());
             rest = &rest[prefix.len()..];
             break;

@@ -312,3 +312,18 @@ fn replica_rows_denied_or_missing_are_not_evaluated_unless_the_primary_covers_th
         assert!(result.reason.as_deref().unwrap().contains("not connected"), "{check}: {:?}", result.reason);
     }
 }
+
+#[test]
+fn a_connection_target_starting_with_a_multi_byte_character_is_read_without_panicking() {
+    // The `tcp:` prefix test sliced 4 bytes, which split the '€' (bytes 2..5) and panicked.
+    let mut snap = healthy();
+    set_sql3_url(&mut snap, json!("TCP://SQL3:5022"));
+    let sql3 = snap.instances.iter_mut().find(|i| i.is_named("SQL3")).expect("SQL3 is in the example");
+    sql3.target = "tc€p:sql3.contoso.com,1433".into();
+    let report = run(snap);
+    let f = only(&report, "endpoint_url.netbios");
+    // Not the connected name (it is not a DNS name), so the suffix of the other replicas' URLs.
+    assert_eq!(f.evidence["derived_fqdn"]["fqdn"], json!("sql3.contoso.com"));
+    assert!(!f.evidence["derived_fqdn"]["from"].as_str().unwrap().contains("connected to"));
+    assert_fqdn_fix(f);
+}

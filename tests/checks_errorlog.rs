@@ -223,6 +223,27 @@ fn port_in_use_9692_with_header_line() {
 }
 
 #[test]
+fn port_in_use_is_read_from_messages_with_non_ascii_text_before_it() {
+    // Unicode lowercasing changes byte lengths ('İ' grows, the Kelvin sign 'K' shrinks), so an offset
+    // found in the lowercased text pointed elsewhere in the original: a wrong port, or a panic.
+    for prefix in ["İİ ", "\u{212a}\u{212a} "] {
+        let mut snap = healthy();
+        log(
+            &mut snap,
+            "SQL2",
+            "2026-11-22T03:14:09.500",
+            "Server",
+            &format!("{prefix}The Database Mirroring endpoint cannot listen on port 5022 because it is in use by another process."),
+        );
+        remove_where(&mut snap, "SQL2", "dm_tcp_listener_states", |r: &Row| r.str("type_desc") == Some("DATABASE_MIRRORING"));
+        let report = run(snap);
+        let f = single(&report, "errorlog.port_in_use");
+        assert_eq!(f.evidence["port"], json!(5022), "{prefix}");
+        assert_eq!(f.object.as_deref(), Some("port 5022"));
+    }
+}
+
+#[test]
 fn port_in_use_that_has_since_cleared_is_info() {
     let mut snap = healthy();
     log(

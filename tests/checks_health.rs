@@ -199,3 +199,15 @@ fn denied_cluster_members_are_not_evaluated() {
     let report = run(snap);
     assert_eq!(status_of(&report, "health.cluster_member_down"), CheckStatus::NotEvaluated);
 }
+
+#[test]
+fn corrupt_vote_counts_do_not_overflow_the_quorum_arithmetic() {
+    // i64::MAX votes on two members used to overflow the vote sums (a panic in debug builds).
+    let mut snap = healthy();
+    set_everywhere(&mut snap, "dm_hadr_cluster_members", |_| true, "number_of_quorum_votes", json!(i64::MAX));
+    set_everywhere(&mut snap, "dm_hadr_cluster_members", is_name("member_name", "SQL3"), "member_state_desc", json!("DOWN"));
+    let report = run(snap);
+    let f = single(&report, "health.cluster_member_down");
+    assert_eq!(f.instance.as_deref(), Some("SQL1"));
+    assert!(f.message.contains("SQL3"), "{}", f.message);
+}

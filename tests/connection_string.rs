@@ -96,6 +96,17 @@ fn server_values_with_protocol_instance_and_port() {
     assert_eq!((s.port, s.bad_port.as_deref()), (None, Some("abc")));
 }
 
+#[test]
+fn a_server_value_starting_with_a_multi_byte_character_is_not_a_protocol() {
+    // The protocol prefix test sliced by byte length, splitting the '€' (bytes 2..5): a panic.
+    let s = parse_server("tc€p:ag1-listener,1433");
+    assert_eq!((s.protocol.as_deref(), s.host.as_str(), s.port), (None, "tc€p:ag1-listener", Some(1433)));
+    let s = parse_server("é");
+    assert_eq!((s.protocol.as_deref(), s.host.as_str(), s.port), (None, "é", None));
+    let findings = check("Server=tc€p:é,1433;ApplicationIntent=ReadOnly", &healthy());
+    assert!(!findings.is_empty(), "an unknown server is reported, not a crash");
+}
+
 // --- Findings ------------------------------------------------------------------------------------
 
 #[test]

@@ -84,3 +84,42 @@ fn topology_takes_the_primary_view_and_matches_instances() {
         assert!(r.state.unwrap().is("connected_state_desc", "CONNECTED"));
     }
 }
+
+#[test]
+fn integer_columns_read_only_integers() {
+    let row: agdiag::snapshot::Row = serde_json::from_value(serde_json::json!({
+        "port": 5022, "quoted": " 5022 ", "float_written": 5022.0, "negative": -1, "max": i64::MAX,
+        "fraction": 5022.5, "too_big": u64::MAX, "huge": 1e300, "tiny": -1e300, "text": "5022x", "array": [5022],
+    }))
+    .unwrap();
+    assert_eq!(row.int("port"), Some(5022));
+    assert_eq!(row.int("quoted"), Some(5022));
+    assert_eq!(row.int("float_written"), Some(5022));
+    assert_eq!(row.int("negative"), Some(-1));
+    assert_eq!(row.int("max"), Some(i64::MAX));
+    // Used to be truncated (5022) or saturated (i64::MAX / i64::MIN): a value the server never sent.
+    for column in ["fraction", "too_big", "huge", "tiny", "text", "array"] {
+        assert_eq!(row.int(column), None, "{column}");
+    }
+}
+
+#[test]
+fn a_contract_violation_names_the_instance_or_probe_it_is_in() {
+    let healthy = include_str!("../examples/snapshots/healthy-3-replica.json");
+    let mut doc: serde_json::Value = serde_json::from_str(healthy).unwrap();
+    doc["probes"][2]["port"] = serde_json::json!(70000);
+    let err = Snapshot::from_json(&doc.to_string()).unwrap_err();
+    assert!(err.message.contains("probes[2] (subject \"SQL2\")") && err.message.contains("70000"), "{err}");
+
+    let mut doc: serde_json::Value = serde_json::from_str(healthy).unwrap();
+    doc["instances"][1]["connected"] = serde_json::json!("yes");
+    let err = Snapshot::from_json(&doc.to_string()).unwrap_err();
+    assert!(err.message.contains("instances[1] (target \"sql2.contoso.com,1433\")"), "{err}");
+    assert!(err.message.contains("expected true/false or 0/1"), "{err}");
+
+    // A probe with an empty host or port 0 follows the contract; the checks judge it.
+    let mut doc: serde_json::Value = serde_json::from_str(healthy).unwrap();
+    doc["probes"][0]["host"] = serde_json::json!("");
+    doc["probes"][1]["port"] = serde_json::json!(0);
+    assert!(Snapshot::from_json(&doc.to_string()).is_ok());
+}

@@ -232,7 +232,11 @@ pub(crate) fn machine_of(ctx: &Ctx<'_>, r: &ReplicaView<'_>) -> Machine {
 /// The host part of a connection target (`tcp:sql1.contoso.com\INST,1433` → `sql1.contoso.com`).
 fn target_host(target: &str) -> &str {
     let t = target.trim();
-    let t = if t.len() >= 4 && t[..4].eq_ignore_ascii_case("tcp:") { &t[4..] } else { t };
+    // `get` rather than slicing: a target may start with a multi-byte character.
+    let t = match t.get(..4) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("tcp:") => &t[4..],
+        _ => t,
+    };
     let t = t.split(',').next().unwrap_or(t);
     t.split('\\').next().unwrap_or(t).trim()
 }

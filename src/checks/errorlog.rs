@@ -207,7 +207,8 @@ pub(crate) fn login_from(text: &str) -> Option<String> {
 }
 
 fn port_from(text: &str) -> Option<u16> {
-    let lower = text.to_lowercase();
+    // ASCII lowercase keeps byte offsets (full Unicode lowercase can change lengths, e.g. 'İ').
+    let lower = text.to_ascii_lowercase();
     let at = lower.find("listen on port ")? + "listen on port ".len();
     let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()

@@ -538,7 +538,8 @@ fn cluster_member_down(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     let mut reported: Vec<String> = Vec::new();
     for inst in ctx.instances() {
         let Some(members) = run.rows(inst, keys::DM_HADR_CLUSTER_MEMBERS) else { continue };
-        let votes = |r: &Row| r.int("number_of_quorum_votes").unwrap_or(0).max(0);
+        // A member has 0 or 1 vote; clamping keeps a corrupt count from overflowing the sums below.
+        let votes = |r: &Row| r.int("number_of_quorum_votes").unwrap_or(0).clamp(0, i64::from(u32::MAX));
         let is_down = |r: &Row| match r.code("member_state_desc") {
             Some(s) => s.eq_ignore_ascii_case("DOWN"),
             None => r.int("member_state") == Some(0),

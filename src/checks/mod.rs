@@ -137,11 +137,25 @@ pub fn run_checks(snapshot: &Snapshot, selection: &[String]) -> (Vec<CheckResult
         if !selection.is_empty() && !selection.iter().any(|p| matches(p, &check.info)) {
             continue;
         }
-        let mut run = CheckRun::new(&check.info);
-        (check.run)(&ctx, &mut run);
-        results.push(summarize(run, &mut findings));
+        results.push(summarize(run_isolated(check, &ctx), &mut findings));
     }
     (results, findings)
+}
+
+/// Runs one check. A bug in one check must not cost the findings of every other: a panic is
+/// reported as not evaluated, with its message, and the check's partial findings are dropped.
+fn run_isolated<'c>(check: &'c Check, ctx: &Ctx<'_>) -> CheckRun<'c> {
+    let mut run = CheckRun::new(&check.info);
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (check.run)(ctx, &mut run))) {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        run = CheckRun::new(&check.info);
+        run.skip("AgDiag", format!("internal error in this check (please report it with the snapshot): {what}"));
+    }
+    run
 }
 
 fn summarize(run: CheckRun<'_>, findings: &mut Vec<Finding>) -> CheckResult {
@@ -185,4 +199,29 @@ pub fn catalog_json() -> String {
         .chain(crate::connection_string::CHECKS.iter().map(|info| with_input(info, "connection_string")))
         .collect();
     serde_json::to_string_pretty(&entries).expect("the catalog serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::Severity;
+
+    fn panicking(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
+        run.finding(Severity::Error, "partial").message("emitted before the bug").emit();
+        let _ = &ctx.snapshot.instances[99];
+    }
+
+    #[test]
+    fn a_panicking_check_is_not_evaluated_and_the_others_still_run() {
+        let snapshot = Snapshot::default();
+        let ctx = Ctx::new(&snapshot);
+        let check = Check { info: catalog()[0].info.clone(), run: panicking };
+        let mut findings = Vec::new();
+        let result = summarize(run_isolated(&check, &ctx), &mut findings);
+        assert_eq!(result.status, CheckStatus::NotEvaluated);
+        let reason = result.reason.unwrap_or_default();
+        assert!(reason.starts_with("AgDiag: internal error in this check"), "{reason}");
+        assert!(reason.contains("index out of bounds"), "{reason}");
+        assert!(findings.is_empty(), "partial findings of a failed check are dropped");
+    }
 }

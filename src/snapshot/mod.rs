@@ -138,14 +138,31 @@ impl Snapshot {
                 ));
             }
         }
-        serde_json::from_value(value).map_err(|e| {
-            Error::new(ErrorKind::InvalidJson, format!("snapshot does not follow {FORMAT}: {e}"))
+        Snapshot::deserialize(&value).map_err(|e| {
+            let entry = locate_invalid(&value);
+            Error::new(ErrorKind::InvalidJson, format!("snapshot does not follow {FORMAT}: {entry}{e}"))
         })
     }
 
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).expect("a snapshot always serializes")
     }
+}
+
+/// Which instance or probe a contract violation is in (`probes[3] (subject "SQL2"): `), so the
+/// error names the entry, not only the bad value.
+fn locate_invalid(document: &Value) -> String {
+    fn first_bad<T: for<'de> Deserialize<'de>>(document: &Value, list: &str, label: &str) -> Option<String> {
+        let entries = document.get(list)?.as_array()?;
+        entries.iter().enumerate().find_map(|(i, entry)| {
+            T::deserialize(entry).err()?;
+            let name = entry.get(label).and_then(Value::as_str).map(|n| format!(" ({label} {n:?})")).unwrap_or_default();
+            Some(format!("{list}[{i}]{name}: "))
+        })
+    }
+    first_bad::<Instance>(document, "instances", "target")
+        .or_else(|| first_bad::<Probe>(document, "probes", "subject"))
+        .unwrap_or_default()
 }
 
 impl Instance {

@@ -31,10 +31,16 @@ impl Row {
     }
 
     /// An integer column. Accepts JSON numbers and numeric strings (`FOR JSON` of `sql_variant`
-    /// and hand-written snapshots sometimes quote them).
+    /// and hand-written snapshots sometimes quote them), and integral floats (`5022.0`) from
+    /// writers that emit every number as a float. A fraction or a value beyond `i64` is no integer
+    /// the server returned: `None`, rather than a truncated or saturated number.
     pub fn int(&self, column: &str) -> Option<i64> {
+        // 2^63 is exact as an f64; every integral f64 in [-2^63, 2^63) converts without loss.
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
         match self.get(column)? {
-            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f)).map(|f| f as i64)),
             Value::String(s) => s.trim().parse().ok(),
             Value::Bool(b) => Some(i64::from(*b)),
             _ => None,
