@@ -34,6 +34,17 @@ fn assert_complete(inst: &Instance) {
     assert_eq!(inst.results.len(), keys::ALL.len());
 }
 
+/// Every result set kept for `server` holds exactly the rows the scenario serves for that key.
+fn assert_kept_sets_match_the_scenario(inst: &Instance, server: &str) {
+    let expected = Snapshot::from_json(HEALTHY).unwrap();
+    let want = expected.instances.iter().find(|i| i.is_named(server)).unwrap();
+    for (key, rows) in &inst.results {
+        let a: Vec<_> = rows.iter().map(normalized).collect();
+        let b: Vec<_> = want.results[key].iter().map(normalized).collect();
+        assert_eq!(a, b, "{server}: {key} holds other rows than the scenario's (another key's?)");
+    }
+}
+
 #[test]
 fn refused_connection_is_recorded_and_the_rest_continue() {
     let ag = Ag::start(&healthy_scenario());
@@ -105,13 +116,7 @@ fn connection_closed_mid_result_keeps_the_complete_keys() {
         assert!(err.message.contains("connection lost"), "{key}: {err:?}");
     }
     // What was kept is exactly what the scenario serves.
-    let expected = Snapshot::from_json(HEALTHY).unwrap();
-    let want = expected.instances.iter().find(|i| i.is_named("SQL2")).unwrap();
-    for (key, rows) in &sql2.results {
-        let a: Vec<_> = rows.iter().map(normalized).collect();
-        let b: Vec<_> = want.results[key].iter().map(normalized).collect();
-        assert_eq!(a, b, "{key}");
-    }
+    assert_kept_sets_match_the_scenario(sql2, "SQL2");
     assert_complete(by_target(&snap, &ag.addr("SQL3")));
     assert!(took < MARGIN, "{took:?}");
 }
@@ -159,13 +164,7 @@ fn a_stall_mid_result_hits_the_command_timeout_and_keeps_the_complete_keys() {
     for (key, err) in &sql2.query_errors {
         assert!(err.message.contains("no response from the server for 800 ms"), "{key}: {err:?}");
     }
-    let expected = Snapshot::from_json(HEALTHY).unwrap();
-    let want = expected.instances.iter().find(|i| i.is_named("SQL2")).unwrap();
-    for (key, rows) in &sql2.results {
-        let a: Vec<_> = rows.iter().map(normalized).collect();
-        let b: Vec<_> = want.results[key].iter().map(normalized).collect();
-        assert_eq!(a, b, "{key}");
-    }
+    assert_kept_sets_match_the_scenario(sql2, "SQL2");
     assert_complete(by_target(&snap, &ag.addr("SQL1")));
     assert_complete(by_target(&snap, &ag.addr("SQL3")));
     assert!(took >= Duration::from_millis(750), "{took:?}");
@@ -229,13 +228,7 @@ fn denied_then_cut(fault: Fault, command_ms: u64, lost: &str) {
     let (snap, took) = collect(&ag, &["SQL1"], |r| r["timeouts"]["command_ms"] = command_ms.into());
     let sql2 = by_target(&snap, &ag.addr("SQL2"));
     assert!(sql2.connected);
-    let expected = Snapshot::from_json(HEALTHY).unwrap();
-    let want = expected.instances.iter().find(|i| i.is_named("SQL2")).unwrap();
-    for (key, rows) in &sql2.results {
-        let a: Vec<_> = rows.iter().map(normalized).collect();
-        let b: Vec<_> = want.results[key].iter().map(normalized).collect();
-        assert_eq!(a, b, "{key} holds another key's rows");
-    }
+    assert_kept_sets_match_the_scenario(sql2, "SQL2");
     // Every complete set before the cut is kept, including the ones after the failed statement.
     let read = [
         keys::SERVER_PROPERTIES,
