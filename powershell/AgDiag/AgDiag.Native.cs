@@ -2,8 +2,9 @@
 //
 // Compiled by Add-Type in Windows PowerShell 5.1 (C# 5 compiler, .NET Framework 4.5) and in
 // PowerShell 7 (Roslyn, .NET), and by `mcs -langversion:5` in the Mono tests. So: C# 5 syntax only
-// and .NET Framework 4.5 APIs only. No Marshal.PtrToStringUTF8, no LPUTF8Str, no NativeLibrary,
-// no RuntimeInformation, no Span: tests/mono_interop.rs lints for them, because Mono has several.
+// and .NET Framework 4.5 APIs only: none of .NET Core's UTF-8 marshalling helpers, its native
+// library loader class, RuntimeInformation or Span. tests/mono_interop.rs lints for them (it holds
+// the exact list), because Mono has several of them and would not notice.
 //
 // The library is loaded by absolute path (LoadLibraryExW/GetProcAddress on Windows, dlopen/dlsym
 // elsewhere) and every export is bound on first use, so an older library that lacks an export
@@ -568,7 +569,7 @@ namespace AgDiag
             if (IsWindows)
             {
                 // LOAD_WITH_ALTERED_SEARCH_PATH: the DLLs agdiag.dll depends on are looked for in
-                // its own folder first (as .NET's NativeLibrary does for an absolute path).
+                // its own folder first (as .NET Core's library loader does for an absolute path).
                 IntPtr handle = Kernel32.LoadLibraryExW(path, IntPtr.Zero, LOAD_WITH_ALTERED_SEARCH_PATH);
                 if (handle == IntPtr.Zero)
                 {
