@@ -28,6 +28,12 @@ function Get-AgReport {
         [switch]$EnableException
     )
 
+    # Cmdlets default -SqlCredential to [PSCredential]::Empty (dbatools style), which is a truthy
+    # object: normalize it here, once, so that "no credential" means integrated authentication.
+    if ($SqlCredential -eq [System.Management.Automation.PSCredential]::Empty) {
+        $SqlCredential = $null
+    }
+
     $optionsJson = $null
     if ($Check) {
         $optionsJson = ConvertTo-Json -InputObject @{ checks = @($Check) } -Compress

@@ -146,12 +146,10 @@ function Export-AgSnapshot {
         if (-not $PSCmdlet.ShouldProcess($target, $what)) {
             return
         }
-        $credential = $null
-        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
         $source = @{
             Cmdlet                 = $PSCmdlet
             SqlInstance            = $instances.ToArray()
-            SqlCredential          = $credential
+            SqlCredential          = $SqlCredential
             SnapshotPath           = $paths.ToArray()
             TrustServerCertificate = $TrustServerCertificate
             EncryptConnection      = $EncryptConnection

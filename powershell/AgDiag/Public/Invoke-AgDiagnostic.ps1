@@ -128,12 +128,10 @@ function Invoke-AgDiagnostic {
     }
 
     end {
-        $credential = $null
-        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
         $source = @{
             Cmdlet                 = $PSCmdlet
             SqlInstance            = $instances.ToArray()
-            SqlCredential          = $credential
+            SqlCredential          = $SqlCredential
             SnapshotPath           = $paths.ToArray()
             TrustServerCertificate = $TrustServerCertificate
             EncryptConnection      = $EncryptConnection

@@ -120,12 +120,10 @@ function Test-AgConnectionString {
         $paths = New-Object -TypeName 'System.Collections.Generic.List[string]'
         if ($SqlInstance) { $instances.AddRange([string[]]$SqlInstance) }
         if ($SnapshotPath) { $paths.AddRange([string[]]$SnapshotPath) }
-        $credential = $null
-        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
         $source = @{
             Cmdlet                 = $PSCmdlet
             SqlInstance            = $instances.ToArray()
-            SqlCredential          = $credential
+            SqlCredential          = $SqlCredential
             SnapshotPath           = $paths.ToArray()
             TrustServerCertificate = $TrustServerCertificate
             EncryptConnection      = $EncryptConnection

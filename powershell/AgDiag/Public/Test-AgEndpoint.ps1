@@ -110,12 +110,10 @@ function Test-AgEndpoint {
     }
 
     end {
-        $credential = $null
-        if ($SqlCredential -ne [System.Management.Automation.PSCredential]::Empty) { $credential = $SqlCredential }
         $source = @{
             Cmdlet                 = $PSCmdlet
             SqlInstance            = $instances.ToArray()
-            SqlCredential          = $credential
+            SqlCredential          = $SqlCredential
             SnapshotPath           = $paths.ToArray()
             TrustServerCertificate = $TrustServerCertificate
             EncryptConnection      = $EncryptConnection
