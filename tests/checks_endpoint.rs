@@ -186,7 +186,7 @@ fn state_code_is_enough_when_state_desc_is_absent() {
     let mut snap = healthy();
     for s in ["SQL1", "SQL2", "SQL3"] {
         for row in rows_mut(&mut snap, s, DMEP).iter_mut() {
-            row.0.remove("state_desc");
+            row.remove("state_desc");
         }
     }
     assert_none(&run(snap.clone()), "endpoint.not_started");

@@ -64,7 +64,8 @@ fn round_trip_keeps_rows_and_column_order() {
     let snap = Snapshot::from_json(text).unwrap();
     let again = Snapshot::from_json(&snap.to_json_pretty()).unwrap();
     assert_eq!(snap, again);
-    let cols: Vec<&String> = snap.instances[0].rows(keys::AVAILABILITY_REPLICAS).unwrap()[0].0.keys().take(3).collect();
+    let cols: Vec<&str> =
+        snap.instances[0].rows(keys::AVAILABILITY_REPLICAS).unwrap()[0].columns().map(|(name, _)| name).take(3).collect();
     assert_eq!(cols, ["replica_id", "group_id", "replica_metadata_id"]);
 }
 

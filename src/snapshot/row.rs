@@ -74,6 +74,21 @@ impl Row {
         Value::Object(out)
     }
 
+    /// Sets `column` to `value` (a new column goes last). For tests and collectors; checks only read.
+    pub fn set(&mut self, column: &str, value: Value) {
+        self.0.insert(column.to_string(), value);
+    }
+
+    /// Removes `column`, keeping the order of the others; returns its value.
+    pub fn remove(&mut self, column: &str) -> Option<Value> {
+        self.0.shift_remove(column)
+    }
+
+    /// Every column in the order SQL Server returned them, NULLs included.
+    pub fn columns(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     pub fn to_value(&self) -> Value {
         Value::Object(self.0.clone())
     }

@@ -74,7 +74,7 @@ pub fn set_where(snap: &mut Snapshot, server: &str, key: &str, filter: impl Fn(&
     let mut hit = 0;
     for row in rows_mut(snap, server, key).iter_mut() {
         if filter(row) {
-            row.0.insert(column.to_string(), value.clone());
+            row.set(column, value.clone());
             hit += 1;
         }
     }
@@ -86,7 +86,7 @@ pub fn set_everywhere(snap: &mut Snapshot, key: &str, filter: impl Fn(&Row) -> b
     for inst in snap.instances.iter_mut() {
         if let Some(rows) = inst.results.get_mut(key) {
             for row in rows.iter_mut().filter(|r| filter(r)) {
-                row.0.insert(column.to_string(), value.clone());
+                row.set(column, value.clone());
             }
         }
     }

@@ -70,7 +70,7 @@ impl Ag {
 
 /// A row with NULL columns removed (the contract: absent = NULL).
 pub fn normalized(row: &Row) -> BTreeMap<String, Value> {
-    row.0.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()
+    row.columns().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 /// Asserts every key the scenario serves for each replica came back with equal rows.
