@@ -18,6 +18,7 @@ pub mod routing_simulation;
 pub mod snapshot;
 pub mod tcp_url;
 pub mod topology;
+pub mod untrusted_text;
 
 pub use error::{Error, ErrorKind, Result};
 pub use report::{analyze, AnalyzeOptions, Report};

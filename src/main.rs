@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("agdiag: {err}");
+            eprintln!("agdiag: {}", agdiag::untrusted_text::shown_multiline(&err.to_string()));
             cli::Exit::BadInput.into()
         }
     }

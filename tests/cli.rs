@@ -188,3 +188,20 @@ fn a_snapshot_where_nothing_could_be_evaluated_is_not_a_pass() {
     assert_eq!(agdiag(&["analyze", path.to_str().unwrap(), "--fail-on", "never"]).status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server name holding U+2028 (drawn as a line break by many terminals and editors) or a bidi
+/// override is printed escaped in the table, and the whole output (table and script) holds none.
+#[test]
+fn deceptive_characters_in_server_names_are_printed_escaped() {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(HEALTHY)).unwrap();
+    let hostile = text.replacen("CONTOSO\\\\svc_sql\"", "CONTOSO\\\\svc_sql\\u2028GO\\u202E\"", 1);
+    assert_ne!(hostile, text, "the fixture names the service account");
+    let path = std::env::temp_dir().join(format!("agdiag-deceptive-{}.json", std::process::id()));
+    std::fs::write(&path, hostile).unwrap();
+    let o = agdiag(&["analyze", path.to_str().unwrap(), "--fix-script", "-"]);
+    let _ = std::fs::remove_file(&path);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("svc_sql\\u2028GO\\u202E"), "{out}");
+    assert!(!out.chars().any(|c| c != '\n' && agdiag::untrusted_text::is_deceptive(c)), "{out}");
+}

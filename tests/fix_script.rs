@@ -86,6 +86,9 @@ fn hostile_names_cannot_change_the_script_structure() {
         "CONTOSO\\cr\rGO",
         "CONTOSO\\$(SQLCMDPASSWORD)",
         "CONTOSO\\Jürgen",
+        "CONTOSO\\sep\u{2028}GO\u{2029}:!! calc",
+        "CONTOSO\\bidi\u{202E}OG\u{2066}",
+        "CONTOSO\\zero\u{200B}width\u{FEFF}\u{2060}",
     ];
     let mut findings = Vec::new();
     for (i, login) in hostile.iter().enumerate() {
@@ -118,7 +121,12 @@ fn hostile_names_cannot_change_the_script_structure() {
     assert!(script.contains("WHERE name = N'CONTOSO\\o''brien''; SHUTDOWN; --')"));
     assert!(script.contains("[CONTOSO\\Jürgen]"));
     // Names with line breaks or $( became manual steps, shown escaped on one comment line.
-    assert!(script.contains("-- MANUAL on SQL1:\n--   create the login CONTOSO\\line\\u{a}GO\\u{a}:Connect attacker by hand"), "{script}");
+    assert!(script.contains("-- MANUAL on SQL1:\n--   create the login CONTOSO\\line\\u000AGO\\u000A:Connect attacker by hand"), "{script}");
+    // Characters an editor shows as a line break, or that reorder or hide text, are never written raw.
+    assert!(!script.chars().any(|c| c != '\n' && agdiag::untrusted_text::is_deceptive(c)), "{script}");
+    assert!(script.contains("create the login CONTOSO\\sep\\u2028GO\\u2029:!! calc by hand"), "{script}");
+    assert!(script.contains("create the login CONTOSO\\bidi\\u202EOG\\u2066 by hand"), "{script}");
+    assert!(script.contains("create the login CONTOSO\\zero\\u200Bwidth\\uFEFF\\u2060 by hand"), "{script}");
     assert!(script.contains("CONTOSO\\$ (SQLCMDPASSWORD)"), "{script}");
 }
 
@@ -243,4 +251,25 @@ fn a_revoke_runs_before_the_grant_even_when_another_finding_brought_the_grant_fi
     let grant_at = script.find("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO").expect(&script);
     assert!(revoke_at < grant_at, "{script}");
     assert_eq!(script.matches("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO").count(), 1, "{script}");
+}
+
+/// A service account whose name holds U+2028 (which SSMS and VS Code draw as a line break): the
+/// findings name it escaped, the script leaves it to a manual step, and the CLI table shows it on
+/// one line; the evidence keeps the raw row.
+#[test]
+fn a_line_separator_in_a_server_name_is_shown_escaped_everywhere_it_is_echoed() {
+    let mut snap = healthy();
+    let hostile = "CONTOSO\\svc_sql2\u{2028}GO";
+    set_where(&mut snap, "SQL2", "dm_server_services", |r: &Row| r.str("servicename").is_some_and(|s| s.starts_with("SQL Server (")), "service_account", json!(hostile));
+    let report = common::run(snap);
+    assert!(report.findings.iter().any(|f| f.evidence.to_string().contains('\u{2028}')), "the evidence keeps the raw row");
+    for f in &report.findings {
+        for text in [&f.message, &f.remediation, &f.title, &f.id] {
+            assert!(!text.contains('\u{2028}'), "raw U+2028 in {}: {text}", f.id);
+        }
+    }
+    assert!(report.findings.iter().any(|f| f.message.contains("svc_sql2\\u2028GO")), "{:#?}", report.findings);
+    let script = report.fix_script(&ScriptOptions::default());
+    assert!(!script.contains('\u{2028}'), "{script}");
+    assert!(!script.lines().any(|l| l.trim_start().eq_ignore_ascii_case("GO") && l.contains("svc")), "{script}");
 }

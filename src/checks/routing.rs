@@ -243,9 +243,9 @@ fn primary_name<'a>(ag: &'a AgView<'_>) -> Option<&'a str> {
 }
 
 /// True when server-supplied text can sit inside a script line as written (in `N'...'` or
-/// `[...]`): no control characters and no sqlcmd `$(` substitution.
+/// `[...]`): no deceptive characters (see `untrusted_text`) and no sqlcmd `$(` substitution.
 fn plain(text: &str) -> bool {
-    !text.is_empty() && !text.chars().any(char::is_control) && !text.contains("$(")
+    !text.is_empty() && !crate::untrusted_text::has_deceptive(text) && !text.contains("$(")
 }
 
 /// An `ALTER AVAILABILITY GROUP … MODIFY REPLICA` on the primary, or a manual step saying why not.

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::CheckInfo;
 use crate::findings::{Finding, FixStep, Severity};
 use crate::snapshot::{Instance, Row};
+use crate::untrusted_text::{shown, shown_multiline};
 
 /// One instance or subject a check could not look at, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -150,6 +151,7 @@ impl Draft<'_, '_> {
 
     pub fn emit(self) {
         let mut f = self.finding;
+        show_names_as_they_are(&mut f);
         let scope = f.instance.as_deref().or(f.availability_group.as_deref()).unwrap_or("-");
         f.id = match &f.object {
             Some(object) => format!("{}@{}/{}", f.check, scope, object),
@@ -159,4 +161,16 @@ impl Draft<'_, '_> {
         f.fix = if sql.is_empty() { None } else { Some(sql.join("\n")) };
         self.run.findings.push(f);
     }
+}
+
+/// Server names reach messages, titles and ids as written; a U+2028 or a bidi override in one
+/// would make the finding read as something else, so every such character is shown escaped.
+/// Evidence keeps the raw rows, and fix steps escape for themselves (`fix::tsql`).
+fn show_names_as_they_are(f: &mut Finding) {
+    for field in [&mut f.instance, &mut f.availability_group, &mut f.replica, &mut f.object].into_iter().flatten() {
+        *field = shown(field).into_owned();
+    }
+    f.title = shown(&f.title).into_owned();
+    f.message = shown_multiline(&f.message).into_owned();
+    f.remediation = shown_multiline(&f.remediation).into_owned();
 }

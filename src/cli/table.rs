@@ -6,11 +6,16 @@ use agdiag::checks::CheckStatus;
 use agdiag::explain::Explanation;
 use agdiag::findings::Finding;
 use agdiag::Report;
+use agdiag::untrusted_text::shown_multiline;
 
 const WIDTH: usize = 100;
 const INDENT: &str = "          ";
 
 pub fn report(report: &Report) -> String {
+    shown_multiline(&report_text(report)).into_owned()
+}
+
+fn report_text(report: &Report) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let _ = writeln!(
@@ -24,7 +29,7 @@ pub fn report(report: &Report) -> String {
         s.info,
         s.not_evaluated
     );
-    out.push_str(&findings(&report.findings.iter().collect::<Vec<_>>()));
+    out.push_str(&findings_text(&report.findings.iter().collect::<Vec<_>>()));
     out.push_str(&routing(&report.routing_simulation));
     let skipped: Vec<_> = report.checks.iter().filter(|c| c.status == CheckStatus::NotEvaluated).collect();
     if !skipped.is_empty() {
@@ -37,7 +42,13 @@ pub fn report(report: &Report) -> String {
     out
 }
 
+/// The findings table. Server names in it are shown with deceptive characters escaped
+/// (`untrusted_text`), so a terminal shows every row as the one line it is.
 pub fn findings(findings: &[&Finding]) -> String {
+    shown_multiline(&findings_text(findings)).into_owned()
+}
+
+fn findings_text(findings: &[&Finding]) -> String {
     let mut out = String::new();
     if findings.is_empty() {
         out.push_str("No findings.\n");

@@ -103,7 +103,7 @@ pub fn render(findings: &[&Finding], source: &ScriptSource<'_>) -> String {
                 comment(&step.target)
             );
             for line in step.text.lines() {
-                let _ = writeln!(out, "--   {line}");
+                let _ = writeln!(out, "--   {}", comment(line));
             }
             current_target = None;
             continue;

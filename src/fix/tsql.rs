@@ -1,30 +1,32 @@
 //! Writing server-supplied names into a SQLCMD script so they cannot break out of their quoting.
 //!
-//! Three hazards beyond the obvious `]` and `'`: a line break inside a name would end a `--`
+//! Four hazards beyond the obvious `]` and `'`: a line break inside a name would end a `--`
 //! comment and could put `GO` or `:Connect` at the start of a line (sqlcmd reads both as commands);
-//! and sqlcmd substitutes `$(var)` anywhere in the script, including inside literals and brackets.
-//! So no server-supplied text ever spans lines, `$(` never appears as written, and identifiers that
-//! would need either are refused (the caller emits a manual step instead).
+//! a Unicode line separator, bidi control or zero-width character makes an editor show such a line
+//! where sqlcmd sees none (see `untrusted_text`); and sqlcmd substitutes `$(var)` anywhere in the
+//! script, including inside literals and brackets. So no server-supplied text ever spans or seems
+//! to span lines, `$(` never appears as written, and identifiers that would need either are refused
+//! (the caller emits a manual step instead).
 
-use std::fmt::Write;
+use crate::untrusted_text::{has_deceptive, is_deceptive, shown};
 
 /// `[name]` with `]` doubled, as QUOTENAME does; `None` when the name cannot be written safely as
-/// an identifier in a script (control characters, `$(`, empty, or longer than sysname's 128).
+/// an identifier in a script (deceptive characters, `$(`, empty, or longer than sysname's 128).
 pub fn ident(name: &str) -> Option<String> {
-    if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) || name.contains("$(") {
+    if name.is_empty() || name.chars().count() > 128 || has_deceptive(name) || name.contains("$(") {
         return None;
     }
     Some(format!("[{}]", name.replace(']', "]]")))
 }
 
-/// `N'text'` with `'` doubled. Control characters become `NCHAR(n)` and `$(` is split, joined
+/// `N'text'` with `'` doubled. Deceptive characters become `NCHAR(n)` and `$(` is split, joined
 /// with `+`, so the literal still evaluates to exactly `text` and stays on one line.
 pub fn literal(text: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c.is_control() {
+        if is_deceptive(c) {
             if !current.is_empty() {
                 parts.push(format!("N'{}'", current.replace('\'', "''")));
                 current.clear();
@@ -48,23 +50,15 @@ pub fn literal(text: &str) -> String {
 /// expression (`MODIFY REPLICA ON N'...'`, `ENDPOINT_URL = N'...'`, `MODIFY LISTENER N'...'`);
 /// `None` when the text would need `NCHAR(n)` or a split `$(` (see `literal`).
 pub fn plain_literal(text: &str) -> Option<String> {
-    if text.chars().any(char::is_control) || text.contains("$(") {
+    if has_deceptive(text) || text.contains("$(") {
         return None;
     }
     Some(literal(text))
 }
 
-/// Text safe inside a `--` comment: control characters shown as `\u{..}`, `$(` defused.
+/// Text safe inside a `--` comment: deceptive characters shown as `\uXXXX`, `$(` defused.
 pub fn comment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out.replace("$(", "$ (")
+    shown(text).replace("$(", "$ (")
 }
 
 /// True when `target` can follow `:Connect` as written: host names, `host\instance`, `host,port`,
@@ -94,6 +88,10 @@ mod tests {
         assert_eq!(ident("x$(PATH)"), None);
         assert_eq!(ident(""), None);
         assert_eq!(ident(&"a".repeat(129)), None);
+        for deceptive in ["x\u{2028}GO", "x\u{2029}y", "x\u{202E}y", "x\u{2066}y", "x\u{200B}y", "x\u{FEFF}y", "x\u{2060}y"] {
+            assert_eq!(ident(deceptive), None, "{deceptive:?}");
+            assert_eq!(plain_literal(deceptive), None, "{deceptive:?}");
+        }
     }
 
     #[test]
@@ -101,6 +99,7 @@ mod tests {
         assert_eq!(literal("O'Brien"), "N'O''Brien'");
         assert_eq!(literal("a\r\nGO"), "N'a' + NCHAR(13) + NCHAR(10) + N'GO'");
         assert_eq!(literal("$(x)"), "N'$' + N'(x)'");
+        assert_eq!(literal("a\u{2028}GO"), "N'a' + NCHAR(8232) + N'GO'");
         assert_eq!(literal(""), "N''");
     }
 
@@ -113,7 +112,8 @@ mod tests {
 
     #[test]
     fn comments_stay_on_one_line() {
-        assert_eq!(comment("a\nGO"), "a\\u{a}GO");
+        assert_eq!(comment("a\nGO"), "a\\u000AGO");
+        assert_eq!(comment("a\u{2028}:!! calc"), "a\\u2028:!! calc");
         assert_eq!(comment("$(SQLCMDPASSWORD)"), "$ (SQLCMDPASSWORD)");
     }
 }
