@@ -50,7 +50,8 @@ struct AgdiagReport *agdiag_run(const char *request_json);
 struct AgdiagJob *agdiag_job_start(const char *request_json);
 
 // Progress as JSON: `{"instances_done": 1, "instances_total": 3, "step": "querying sql2",
-// "elapsed_ms": 840, "finished": false, "cancelled": false}`. Free with `agdiag_string_free`.
+// "elapsed_ms": 840, "finished": false, "cancelled": false}`; `cancelled` is true only when the
+// job ended because it was cancelled. Free with `agdiag_string_free`.
 char *agdiag_job_progress_json(const struct AgdiagJob *job);
 
 // Waits up to `timeout_ms` milliseconds (a negative value waits until the job ends; 0 polls).
@@ -58,8 +59,11 @@ char *agdiag_job_progress_json(const struct AgdiagJob *job);
 // after the timeout, -1 on error (NULL job; see `agdiag_last_error`).
 int32_t agdiag_job_wait(const struct AgdiagJob *job, int64_t timeout_ms);
 
-// Asks the job to stop: every connection and probe still open is closed promptly, and
-// `agdiag_job_wait` then returns 1. `agdiag_job_report` reports the cancellation. NULL is ignored.
+// Stops a running job: every connection and probe still open is closed promptly,
+// `agdiag_job_wait` then returns 1, the progress says `"cancelled": true` and `agdiag_job_report`
+// returns NULL with the cancellation as the last error. A job that has already finished keeps its
+// outcome: cancelling it does nothing (its report is still returned, `"cancelled"` stays false).
+// NULL is ignored.
 void agdiag_job_cancel(const struct AgdiagJob *job);
 
 // The report of a finished job (a new handle on each call; free each with `agdiag_report_free`).

@@ -113,6 +113,15 @@ fn a_finished_job_gives_its_report_again_and_again() {
         assert_rows_equal(&agdiag::Snapshot::from_json(&text).unwrap(), &agdiag::Snapshot::from_json(HEALTHY).unwrap());
         unsafe { agdiag_report_free(report) };
     }
+    // Cancel has one meaning: a job that has already finished keeps its report and is not
+    // reported as cancelled.
+    agdiag_job_cancel(job);
+    assert_eq!(agdiag_job_wait(job, 0), 1);
+    let p = progress(job);
+    assert_eq!((p["cancelled"].as_bool(), p["step"].as_str()), (Some(false), Some("done")), "{p}");
+    let report = agdiag_job_report(job);
+    assert!(!report.is_null(), "{}", last_error());
+    unsafe { agdiag_report_free(report) };
     unsafe { agdiag_job_free(job) };
     let bad = CString::new("{").unwrap();
     assert!(agdiag_job_start(bad.as_ptr()).is_null());

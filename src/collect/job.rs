@@ -2,7 +2,7 @@
 //! a wait with a timeout, cancel, and the report when done. No callbacks cross threads.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,6 @@ enum State {
 struct Shared {
     progress: Progress,
     cancel: CancellationToken,
-    cancelled: AtomicBool,
     state: Mutex<State>,
     finished: Condvar,
 }
@@ -134,7 +133,6 @@ impl Job {
         let shared = Arc::new(Shared {
             progress: Progress::default(),
             cancel: CancellationToken::new(),
-            cancelled: AtomicBool::new(false),
             state: Mutex::new(State::Running),
             finished: Condvar::new(),
         });
@@ -180,17 +178,27 @@ impl Job {
         self.wait(Some(Duration::ZERO))
     }
 
-    /// Stops all outstanding work; `wait` returns promptly afterwards.
+    /// Stops a running job: every connection and probe still open is closed, `wait` returns
+    /// promptly, and the job ends as cancelled (no report). A job that has already finished keeps
+    /// its outcome: cancelling it does nothing. So "cancelled" has one meaning, the job ended
+    /// because it was cancelled, and a report is never both returned and called cancelled.
     pub fn cancel(&self) {
-        self.shared.cancelled.store(true, Ordering::SeqCst);
         self.shared.cancel.cancel();
+    }
+
+    /// True when the job ended because it was cancelled (not merely asked to, and not after it
+    /// had already finished).
+    pub fn was_cancelled(&self) -> bool {
+        let state = self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        matches!(&*state, State::Finished(outcome) if matches!(&**outcome, Err(e) if e.kind == ErrorKind::Cancelled))
     }
 
     pub fn progress(&self) -> &Progress {
         &self.shared.progress
     }
 
-    /// `{"instances_done", "instances_total", "step", "elapsed_ms", "finished", "cancelled"}`.
+    /// `{"instances_done", "instances_total", "step", "elapsed_ms", "finished", "cancelled"}`;
+    /// `cancelled` as in [`Job::was_cancelled`].
     pub fn progress_json(&self) -> Value {
         let p = &self.shared.progress;
         json!({
@@ -199,7 +207,7 @@ impl Job {
             "step": p.current_step(),
             "elapsed_ms": p.elapsed().as_millis() as u64,
             "finished": self.is_finished(),
-            "cancelled": self.shared.cancelled.load(Ordering::SeqCst),
+            "cancelled": self.was_cancelled(),
         })
     }
 

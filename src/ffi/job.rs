@@ -53,7 +53,8 @@ pub extern "C" fn agdiag_job_start(request_json: *const c_char) -> *mut AgdiagJo
 }
 
 /// Progress as JSON: `{"instances_done": 1, "instances_total": 3, "step": "querying sql2",
-/// "elapsed_ms": 840, "finished": false, "cancelled": false}`. Free with `agdiag_string_free`.
+/// "elapsed_ms": 840, "finished": false, "cancelled": false}`; `cancelled` is true only when the
+/// job ended because it was cancelled. Free with `agdiag_string_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn agdiag_job_progress_json(job: *const AgdiagJob) -> *mut c_char {
     boundary(ptr::null_mut(), || to_c(job_ref(job)?.progress_json().to_string()))
@@ -71,8 +72,11 @@ pub extern "C" fn agdiag_job_wait(job: *const AgdiagJob, timeout_ms: i64) -> i32
     })
 }
 
-/// Asks the job to stop: every connection and probe still open is closed promptly, and
-/// `agdiag_job_wait` then returns 1. `agdiag_job_report` reports the cancellation. NULL is ignored.
+/// Stops a running job: every connection and probe still open is closed promptly,
+/// `agdiag_job_wait` then returns 1, the progress says `"cancelled": true` and `agdiag_job_report`
+/// returns NULL with the cancellation as the last error. A job that has already finished keeps its
+/// outcome: cancelling it does nothing (its report is still returned, `"cancelled"` stays false).
+/// NULL is ignored.
 #[unsafe(no_mangle)]
 pub extern "C" fn agdiag_job_cancel(job: *const AgdiagJob) {
     boundary((), || {
