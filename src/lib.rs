@@ -5,6 +5,7 @@
 //! [`checks`] → [`findings::Finding`]s in a [`report::Report`] → a [`fix`] script. Live collection,
 //! the C ABI and the CLI sit at the edges.
 
+pub mod check_catalog;
 pub mod checks;
 pub mod collect;
 pub mod connection_string;

@@ -82,7 +82,7 @@ pub fn run(args: Args) -> Result<Exit, agdiag::Error> {
         Command::Check(a) => collect::check(a),
         Command::Checks { format } => {
             match format {
-                Format::Json => println!("{}", agdiag::checks::catalog_json()),
+                Format::Json => println!("{}", agdiag::check_catalog::catalog_json()),
                 Format::Table => print!("{}", table::checks()),
             }
             Ok(Exit::Clean)

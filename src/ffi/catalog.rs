@@ -18,7 +18,7 @@ pub extern "C" fn agdiag_version() -> *const c_char {
 /// The catalog of checks as a JSON array. Free with `agdiag_string_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn agdiag_checks_json() -> *mut c_char {
-    boundary(ptr::null_mut(), || to_c(crate::checks::catalog_json()))
+    boundary(ptr::null_mut(), || to_c(crate::check_catalog::catalog_json()))
 }
 
 /// What SQL Server error `number` means and which checks diagnose it, as JSON; NULL (with a last
