@@ -64,7 +64,7 @@ pub fn list_entries<'t, 's>(ag: &'t AgView<'s>, rows: &'s [Row]) -> Vec<ListEntr
         .filter_map(|row| {
             let owner_id = guid(row, "replica_id")?;
             let target_id = guid(row, "read_only_replica_id")?;
-            let owner_index = ag.replicas.iter().position(|r| r.replica_id == owner_id)?;
+            let owner_index = ag.replica_index(&owner_id)?;
             let owner = &ag.replicas[owner_index];
             let target = ag.replica_by_id(&target_id)?;
             let priority = row.int("routing_priority").unwrap_or(i64::MAX);

@@ -60,7 +60,7 @@ impl<'s> Ctx<'s> {
 
     /// The collected instance that is `replica_server_name`, if any.
     pub fn instance_named(&self, replica_server_name: &str) -> Option<&'s Instance> {
-        self.snapshot.instances.iter().find(|i| i.connected && i.is_named(replica_server_name))
+        self.topology.instance_named(replica_server_name)
     }
 }
 

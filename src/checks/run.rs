@@ -1,6 +1,7 @@
 //! The per-check recorder: a check asks it for evidence (which records, per instance, why evidence
 //! was unavailable) and hands it findings through a small builder.
 
+use std::collections::HashSet;
 use std::fmt::Display;
 
 use serde_json::Value;
@@ -23,12 +24,23 @@ pub struct CheckRun<'c> {
     pub(crate) evaluated: usize,
     /// Subjects whose evidence was read; those also in `not_evaluated` do not count as evaluated.
     pub(crate) seen: Vec<String>,
+    seen_set: HashSet<String>,
     pub(crate) not_evaluated: Vec<NotEvaluated>,
+    /// `(subject, reason)` of `not_evaluated`, for constant-time deduplication.
+    skipped: HashSet<(String, String)>,
 }
 
 impl<'c> CheckRun<'c> {
     pub(crate) fn new(info: &'c CheckInfo) -> Self {
-        CheckRun { info, findings: Vec::new(), evaluated: 0, seen: Vec::new(), not_evaluated: Vec::new() }
+        CheckRun {
+            info,
+            findings: Vec::new(),
+            evaluated: 0,
+            seen: Vec::new(),
+            seen_set: HashSet::new(),
+            not_evaluated: Vec::new(),
+            skipped: HashSet::new(),
+        }
     }
 
     pub fn info(&self) -> &CheckInfo {
@@ -39,7 +51,8 @@ impl<'c> CheckRun<'c> {
     pub fn rows<'s>(&mut self, inst: &'s Instance, key: &'static str) -> Option<&'s [Row]> {
         match inst.rows(key) {
             Ok(rows) => {
-                if !self.seen.iter().any(|s| s == inst.name()) {
+                if !self.seen_set.contains(inst.name()) {
+                    self.seen_set.insert(inst.name().to_string());
                     self.seen.push(inst.name().to_string());
                 }
                 Some(rows)
@@ -53,7 +66,8 @@ impl<'c> CheckRun<'c> {
 
     /// How many subjects were fully evaluated: explicit marks plus instances read and never skipped.
     pub(crate) fn evaluated_count(&self) -> usize {
-        self.evaluated + self.seen.iter().filter(|s| !self.not_evaluated.iter().any(|n| &n.subject == *s)).count()
+        let skipped: HashSet<&str> = self.not_evaluated.iter().map(|n| n.subject.as_str()).collect();
+        self.evaluated + self.seen.iter().filter(|s| !skipped.contains(s.as_str())).count()
     }
 
     /// Marks that the check looked at real evidence (for checks over probes or topology).
@@ -64,7 +78,7 @@ impl<'c> CheckRun<'c> {
     /// Records that `subject` could not be evaluated, and why (deduplicated).
     pub fn skip(&mut self, subject: &str, reason: impl Display) {
         let entry = NotEvaluated { subject: subject.to_string(), reason: reason.to_string() };
-        if !self.not_evaluated.contains(&entry) {
+        if self.skipped.insert((entry.subject.clone(), entry.reason.clone())) {
             self.not_evaluated.push(entry);
         }
     }
