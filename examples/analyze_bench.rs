@@ -134,11 +134,19 @@ fn main() {
     cases.push((format!("3 replicas, {lines} errorlog lines"), Shape { errorlog: lines, ..Shape::new(3, 10) }));
     let many = scale(10_000);
     cases.push((format!("{many} replicas (3 collected)"), Shape { collected: 3, ..Shape::new(many, 1) }));
+    // `--only <text>`: just the cases whose label contains it (for profiling), no doubling table.
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
+    if let Some(only) = &only {
+        cases.retain(|(label, _)| label.contains(only.as_str()));
+    }
     for (label, shape) in &cases {
         let runs = if label.contains("10 databases") { 5 } else { 3 };
         row(label, &measure(*shape, runs));
     }
 
+    if only.is_some() {
+        return;
+    }
     println!();
     println!("doubling one dimension (agdiag time ratio; linear ≈ 2.0, target ≤ 2.2)");
     let half = |n: usize| n / 2;
