@@ -6,6 +6,7 @@
 //! from the instance that reported the most replicas.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::snapshot::{keys, Instance, Row, Snapshot};
 
@@ -17,6 +18,11 @@ pub struct Topology<'s> {
     pub snapshot: &'s Snapshot,
     /// Connected instances by `ServerName` and `@@SERVERNAME`, lowercase (the first one wins).
     by_name: HashMap<String, usize>,
+    /// Per instance: indexes of `dm_hadr_database_replica_states` rows by `replica_id` (built on
+    /// first use; indexes, not references, so that `Topology<'s>` stays covariant in `'s`).
+    database_states: OnceLock<Vec<HashMap<String, Vec<usize>>>>,
+    /// (instance, row) of the `availability_databases_cluster` row of each `group_database_id`.
+    database_names: OnceLock<HashMap<String, (usize, usize)>>,
 }
 
 #[derive(Debug)]
@@ -161,7 +167,53 @@ impl<'s> Topology<'s> {
             });
         }
         ags.sort_by_key(|a| a.name.to_lowercase());
-        Topology { ags, snapshot, by_name }
+        Topology { ags, snapshot, by_name, database_states: OnceLock::new(), database_names: OnceLock::new() }
+    }
+
+    /// The `dm_hadr_database_replica_states` rows that instance `instance` (an index into
+    /// `snapshot.instances`) reported about replica `replica_id` (lowercase), in snapshot order.
+    pub fn database_states(&self, instance: usize, replica_id: &str) -> Vec<&'s Row> {
+        let index = self.database_states.get_or_init(|| {
+            self.snapshot
+                .instances
+                .iter()
+                .map(|inst| {
+                    let mut by_replica: HashMap<String, Vec<usize>> = HashMap::new();
+                    for (i, r) in inst.rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES).iter().enumerate() {
+                        if let Some(id) = guid(r, "replica_id") {
+                            by_replica.entry(id).or_default().push(i);
+                        }
+                    }
+                    by_replica
+                })
+                .collect()
+        });
+        let snapshot: &'s Snapshot = self.snapshot;
+        let Some(rows) = index.get(instance).and_then(|m| m.get(replica_id)) else { return Vec::new() };
+        let all = snapshot.instances[instance].rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES);
+        rows.iter().map(|&i| &all[i]).collect()
+    }
+
+    /// The `database_name` of an availability database, by `group_database_id` (any case), from
+    /// the first instance whose `availability_databases_cluster` has it.
+    pub fn database_name(&self, group_database_id: &str) -> Option<&'s str> {
+        let index = self.database_names.get_or_init(|| {
+            let mut names = HashMap::new();
+            for (n, inst) in self.snapshot.instances.iter().enumerate() {
+                for (i, r) in inst.rows_or_empty(keys::AVAILABILITY_DATABASES_CLUSTER).iter().enumerate() {
+                    if let Some(id) = guid(r, "group_database_id")
+                        && r.str("database_name").is_some()
+                    {
+                        names.entry(id).or_insert((n, i));
+                    }
+                }
+            }
+            names
+        });
+        let id = group_database_id.trim().trim_matches(['{', '}']).to_ascii_lowercase();
+        let &(n, i) = index.get(&id)?;
+        let snapshot: &'s Snapshot = self.snapshot;
+        snapshot.instances[n].rows_or_empty(keys::AVAILABILITY_DATABASES_CLUSTER)[i].str("database_name")
     }
 
     /// Index into `snapshot.instances` of the connected instance that is `server_name`
