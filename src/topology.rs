@@ -18,6 +18,10 @@ pub struct Topology<'s> {
     pub snapshot: &'s Snapshot,
     /// Connected instances by `ServerName` and `@@SERVERNAME`, lowercase (the first one wins).
     by_name: HashMap<String, usize>,
+    /// Per instance: its first `dm_hadr_availability_replica_states` row of each `replica_id`.
+    replica_states: Vec<HashMap<String, &'s Row>>,
+    /// Index into `ags` by `group_id` (lowercase).
+    ag_index: HashMap<String, usize>,
     /// Per instance: indexes of `dm_hadr_database_replica_states` rows by `replica_id` (built on
     /// first use; indexes, not references, so that `Topology<'s>` stays covariant in `'s`).
     database_states: OnceLock<Vec<HashMap<String, Vec<usize>>>>,
@@ -167,7 +171,32 @@ impl<'s> Topology<'s> {
             });
         }
         ags.sort_by_key(|a| a.name.to_lowercase());
-        Topology { ags, snapshot, by_name, database_states: OnceLock::new(), database_names: OnceLock::new() }
+        let ag_index = ags.iter().enumerate().map(|(i, ag)| (ag.group_id.clone(), i)).collect();
+        let replica_states = index.into_iter().map(|i| i.state_by_replica).collect();
+        Topology {
+            ags,
+            snapshot,
+            by_name,
+            replica_states,
+            ag_index,
+            database_states: OnceLock::new(),
+            database_names: OnceLock::new(),
+        }
+    }
+
+    /// The AG with `group_id` (any case).
+    pub fn ag(&self, group_id: &str) -> Option<&AgView<'s>> {
+        let i = match self.ag_index.get(group_id) {
+            Some(&i) => i,
+            None => *self.ag_index.get(&group_id.trim().trim_matches(['{', '}']).to_ascii_lowercase())?,
+        };
+        Some(&self.ags[i])
+    }
+
+    /// The first `dm_hadr_availability_replica_states` row instance `instance` reported about
+    /// replica `replica_id` (lowercase).
+    pub fn replica_state(&self, instance: usize, replica_id: &str) -> Option<&'s Row> {
+        self.replica_states.get(instance)?.get(replica_id).copied()
     }
 
     /// The `dm_hadr_database_replica_states` rows that instance `instance` (an index into

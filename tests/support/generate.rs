@@ -86,7 +86,9 @@ pub fn snapshot(shape: Shape) -> Value {
     // the primary, the local one on each secondary.
     let adc_template = base[0]["results"]["availability_databases_cluster"][0].clone();
     let drs_primary = base[0]["results"]["dm_hadr_database_replica_states"][0].clone();
-    let drs_secondary = base[2]["results"]["dm_hadr_database_replica_states"][0].clone();
+    // Asynchronous secondaries are SYNCHRONIZING (SQL3), synchronous ones SYNCHRONIZED (SQL2).
+    let drs_async = base[2]["results"]["dm_hadr_database_replica_states"][0].clone();
+    let drs_sync = base[1]["results"]["dm_hadr_database_replica_states"][0].clone();
     let db = |j: usize| {
         (format!("SalesDB{j:05}"), format!("A7E3C1D9-2B4F-4E8A-9C6D-{j:012X}"), 5 + j as i64)
     };
@@ -103,7 +105,12 @@ pub fn snapshot(shape: Shape) -> Value {
         .collect();
     let drs_row = |j: usize, k: usize, local: bool| {
         let (_, gdb, dbid) = db(j);
-        let mut r = if k == 1 { drs_primary.clone() } else { drs_secondary.clone() };
+        let mut r = match k {
+            1 => drs_primary.clone(),
+            2 => drs_sync.clone(),
+            k if k % 10 == 0 => drs_sync.clone(),
+            _ => drs_async.clone(),
+        };
         set(&mut r, "database_id", json!(dbid));
         set(&mut r, "replica_id", json!(id(k)));
         set(&mut r, "group_database_id", json!(gdb));
