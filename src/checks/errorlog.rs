@@ -91,6 +91,8 @@ struct Event<'s> {
     date: Option<&'s str>,
     /// The header row (when any) and the message row, in log order.
     rows: (&'s Row, Option<&'s Row>),
+    /// What the event is, when it is one the checks report ([`classify`], once per snapshot).
+    kind: Option<Kind>,
 }
 
 /// `Error: 35250, Severity: 16, State: 7.` → 35250.
@@ -120,14 +122,14 @@ fn events(rows: &[Row]) -> Vec<Event<'_>> {
             Some(j) => {
                 used[j] = true;
                 let (first, second) = if j < i { (&rows[j], row) } else { (row, &rows[j]) };
-                out.push(Event { at: i.min(j), number: Some(number), text: text(&rows[j]), date: row.str("LogDate"), rows: (first, Some(second)) });
+                out.push(Event { at: i.min(j), number: Some(number), text: text(&rows[j]), date: row.str("LogDate"), rows: (first, Some(second)), kind: None });
             }
-            None => out.push(Event { at: i, number: Some(number), text: text(row), date: row.str("LogDate"), rows: (row, None) }),
+            None => out.push(Event { at: i, number: Some(number), text: text(row), date: row.str("LogDate"), rows: (row, None), kind: None }),
         }
     }
     for (i, row) in rows.iter().enumerate() {
         if !used[i] {
-            out.push(Event { at: i, number: None, text: text(row), date: row.str("LogDate"), rows: (row, None) });
+            out.push(Event { at: i, number: None, text: text(row), date: row.str("LogDate"), rows: (row, None), kind: None });
         }
     }
     out.sort_by_key(|e| e.at);
@@ -304,7 +306,7 @@ fn summarize<'s>(events: &'s [Event<'s>], want: impl Fn(&Kind) -> bool) -> Vec<S
     let mut index_of: std::collections::HashMap<Kind, usize> = std::collections::HashMap::new();
     let mut clients_of: Vec<std::collections::HashSet<&'s str>> = Vec::new();
     for event in events {
-        let Some(kind) = classify(event).filter(|k| want(k)) else { continue };
+        let Some(kind) = event.kind.clone().filter(|k| want(k)) else { continue };
         let key = match &kind {
             Kind::Connect(login) => Kind::Connect(login.to_ascii_lowercase()),
             other => other.clone(),
@@ -366,9 +368,21 @@ fn mirroring_endpoint(inst: &Instance) -> Option<&Row> {
 
 /// Runs `judge` over each instance's log events.
 fn each_log<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>, mut judge: impl FnMut(&mut CheckRun<'_>, &'s Instance, &[Event<'_>])) {
-    for inst in ctx.instances() {
+    // The five errorlog checks read the same lines: each line is classified once per snapshot.
+    struct Kinds(Vec<Vec<Option<Kind>>>);
+    let kinds = ctx.memo(|| {
+        Kinds(
+            ctx.instances()
+                .map(|inst| events(inst.rows(keys::ERRORLOG).unwrap_or(&[])).iter().map(classify).collect())
+                .collect(),
+        )
+    });
+    for (index, inst) in ctx.instances().enumerate() {
         let Some(rows) = run.rows(inst, keys::ERRORLOG) else { continue };
-        let events = events(rows);
+        let mut events = events(rows);
+        for (event, kind) in events.iter_mut().zip(&kinds.0[index]) {
+            event.kind = kind.clone();
+        }
         judge(run, inst, &events);
     }
 }
