@@ -1,7 +1,8 @@
 //! The per-check recorder: a check asks it for evidence (which records, per instance, why evidence
 //! was unavailable) and hands it findings through a small builder.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::fmt::Display;
 
 use serde_json::Value;
@@ -26,8 +27,10 @@ pub struct CheckRun<'c> {
     pub(crate) seen: Vec<String>,
     seen_set: HashSet<String>,
     pub(crate) not_evaluated: Vec<NotEvaluated>,
-    /// `(subject, reason)` of `not_evaluated`, for constant-time deduplication.
-    skipped: HashSet<(String, String)>,
+    /// Indexes into `not_evaluated` by a hash of `(subject, reason)`, for deduplication without
+    /// copying either string.
+    skipped: HashMap<u64, Vec<usize>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl<'c> CheckRun<'c> {
@@ -39,7 +42,8 @@ impl<'c> CheckRun<'c> {
             seen: Vec::new(),
             seen_set: HashSet::new(),
             not_evaluated: Vec::new(),
-            skipped: HashSet::new(),
+            skipped: HashMap::new(),
+            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -77,10 +81,15 @@ impl<'c> CheckRun<'c> {
 
     /// Records that `subject` could not be evaluated, and why (deduplicated).
     pub fn skip(&mut self, subject: &str, reason: impl Display) {
-        let entry = NotEvaluated { subject: subject.to_string(), reason: reason.to_string() };
-        if self.skipped.insert((entry.subject.clone(), entry.reason.clone())) {
-            self.not_evaluated.push(entry);
+        let reason = reason.to_string();
+        let mut h = self.hasher.build_hasher();
+        (subject, reason.as_str()).hash(&mut h);
+        let same = self.skipped.entry(h.finish()).or_default();
+        if same.iter().any(|&i| self.not_evaluated[i].subject == subject && self.not_evaluated[i].reason == reason) {
+            return;
         }
+        same.push(self.not_evaluated.len());
+        self.not_evaluated.push(NotEvaluated { subject: subject.to_string(), reason });
     }
 
     /// Starts a finding about `object` (an endpoint, login, replica, listener, URL ...).
