@@ -368,24 +368,69 @@ fn mirroring_endpoint(inst: &Instance) -> Option<&Row> {
 
 /// Runs `judge` over each instance's log events.
 fn each_log<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>, mut judge: impl FnMut(&mut CheckRun<'_>, &'s Instance, &[Event<'_>])) {
-    // The five errorlog checks read the same lines: each line is classified once per snapshot.
-    struct Kinds(Vec<Vec<Option<Kind>>>);
+    // The five errorlog checks read the same lines: each line is classified once per snapshot,
+    // and each check sees only the events that are one of the kinds it reports (by row index, so
+    // the memo does not borrow the snapshot).
+    struct Classified {
+        at: usize,
+        number: Option<u32>,
+        text: usize,
+        date: Option<usize>,
+        rows: (usize, Option<usize>),
+        kind: Kind,
+    }
+    struct Kinds(Vec<Vec<Classified>>);
     let kinds = ctx.memo(|| {
         Kinds(
             ctx.instances()
-                .map(|inst| events(inst.rows(keys::ERRORLOG).unwrap_or(&[])).iter().map(classify).collect())
+                .map(|inst| {
+                    let rows = inst.rows(keys::ERRORLOG).unwrap_or(&[]);
+                    let index = |r: &Row| (r as *const Row as usize - rows.as_ptr() as usize) / std::mem::size_of::<Row>();
+                    events(rows)
+                        .iter()
+                        .filter_map(|e| {
+                            let kind = classify(e)?;
+                            // Which of the event's rows its text and date were read from.
+                            let both = [Some(e.rows.0), e.rows.1];
+                            let text = both.iter().flatten().find(|r| std::ptr::eq(text_of(r).as_ptr(), e.text.as_ptr())).copied().unwrap_or(e.rows.0);
+                            let date = e.date.and_then(|d| {
+                                both.iter().flatten().find(|r| r.str("LogDate").is_some_and(|x| std::ptr::eq(x.as_ptr(), d.as_ptr()))).copied()
+                            });
+                            Some(Classified {
+                                at: e.at,
+                                number: e.number,
+                                text: index(text),
+                                date: date.map(index),
+                                rows: (index(e.rows.0), e.rows.1.map(index)),
+                                kind,
+                            })
+                        })
+                        .collect()
+                })
                 .collect(),
         )
     });
     for (index, inst) in ctx.instances().enumerate() {
         let Some(rows) = run.rows(inst, keys::ERRORLOG) else { continue };
-        let mut events = events(rows);
-        for (event, kind) in events.iter_mut().zip(&kinds.0[index]) {
-            event.kind = kind.clone();
-        }
+        let events: Vec<Event<'_>> = kinds.0[index]
+            .iter()
+            .map(|c| Event {
+                at: c.at,
+                number: c.number,
+                text: text_of(&rows[c.text]),
+                date: c.date.and_then(|i| rows[i].str("LogDate")),
+                rows: (&rows[c.rows.0], c.rows.1.map(|i| &rows[i])),
+                kind: Some(c.kind.clone()),
+            })
+            .collect();
         judge(run, inst, &events);
     }
 }
+
+fn text_of(r: &Row) -> &str {
+    r.str("Text").unwrap_or("")
+}
+
 
 fn named(clients: &[&str], ctx: &Ctx<'_>) -> String {
     clients
