@@ -286,7 +286,9 @@ pub(crate) fn derive_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>) -
     }
     // The DNS suffixes of the other replicas' FQDN endpoint URLs: computed once per AG (how many
     // replicas use each suffix, and which one each replica uses), then this replica's taken out.
-    struct Suffixes(std::collections::HashMap<String, (Vec<Option<String>>, std::collections::HashMap<String, usize>)>);
+    /// Per AG (by group id): each replica's suffix, and how many replicas use each suffix.
+    type PerAg = (Vec<Option<String>>, std::collections::HashMap<String, usize>);
+    struct Suffixes(std::collections::HashMap<String, PerAg>);
     let all = ctx.memo(|| {
         Suffixes(
             ctx.topology

@@ -2,7 +2,7 @@
 //! was unavailable) and hands it findings through a small builder.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::fmt::Display;
 
 use serde_json::Value;
@@ -82,9 +82,8 @@ impl<'c> CheckRun<'c> {
     /// Records that `subject` could not be evaluated, and why (deduplicated).
     pub fn skip(&mut self, subject: &str, reason: impl Display) {
         let reason = reason.to_string();
-        let mut h = self.hasher.build_hasher();
-        (subject, reason.as_str()).hash(&mut h);
-        let same = self.skipped.entry(h.finish()).or_default();
+        let hash = self.hasher.hash_one((subject, reason.as_str()));
+        let same = self.skipped.entry(hash).or_default();
         if same.iter().any(|&i| self.not_evaluated[i].subject == subject && self.not_evaluated[i].reason == reason) {
             return;
         }
