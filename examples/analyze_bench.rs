@@ -102,6 +102,9 @@ fn measure(shape: Shape, runs: usize) -> Measured {
                 *by_check.entry(f.check.as_str()).or_default() += 1;
             }
             eprintln!("{by_check:?} json {} KB, script {} KB", json.len() / 1000, script.len() / 1000);
+            let gaps: Vec<(&str, usize)> =
+                report.checks.iter().filter(|c| c.not_evaluated_on.len() > 10).map(|c| (c.check.as_str(), c.not_evaluated_on.len())).collect();
+            eprintln!("not evaluated on: {gaps:?}");
         }
         std::hint::black_box((json.len(), script.len()));
     }
