@@ -367,12 +367,13 @@ fn ag_facts<'t, 's>(snapshot: &'s Snapshot, topology: &'t Topology<'s>) -> Vec<A
                 })
                 .collect();
             let mut databases: Option<Vec<&'s str>> = None;
+            let mut seen = std::collections::HashSet::new();
             for inst in &snapshot.instances {
                 if let Ok(dbs) = inst.rows(keys::AVAILABILITY_DATABASES_CLUSTER) {
                     let list = databases.get_or_insert_with(Vec::new);
                     for db in dbs.iter().filter(|d| guid(d, "group_id").as_deref() == Some(ag.group_id.as_str())) {
                         if let Some(name) = db.str("database_name")
-                            && !list.iter().any(|n| n.eq_ignore_ascii_case(name))
+                            && seen.insert(name.to_ascii_lowercase())
                         {
                             list.push(name);
                         }

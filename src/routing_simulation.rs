@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{keys, Instance, Row, Snapshot};
+use crate::snapshot::{keys, Row, Snapshot};
 use crate::tcp_url::TcpUrl;
 use crate::topology::{guid, AgView, ReplicaView, Topology};
 
@@ -64,7 +64,7 @@ pub fn list_entries<'t, 's>(ag: &'t AgView<'s>, rows: &'s [Row]) -> Vec<ListEntr
         .filter_map(|row| {
             let owner_id = guid(row, "replica_id")?;
             let target_id = guid(row, "read_only_replica_id")?;
-            let owner_index = ag.replicas.iter().position(|r| r.replica_id == owner_id)?;
+            let owner_index = ag.replica_index(&owner_id)?;
             let owner = &ag.replicas[owner_index];
             let target = ag.replica_by_id(&target_id)?;
             let priority = row.int("routing_priority").unwrap_or(i64::MAX);
@@ -135,7 +135,7 @@ pub fn simulate(topology: &Topology<'_>) -> Vec<RoutingPath> {
             };
             let mut sets: Vec<RoutingSet> = Vec::new();
             for entry in entries.iter().filter(|e| e.owner.replica_id == candidate.replica_id) {
-                let target = judge_target(topology.snapshot, ag, candidate, entry.target);
+                let target = judge_target(topology, ag, candidate, entry.target);
                 match sets.last_mut() {
                     Some(set) if set.routing_priority == entry.priority => set.targets.push(target),
                     _ => sets.push(RoutingSet { routing_priority: entry.priority, targets: vec![target] }),
@@ -165,9 +165,9 @@ pub fn simulate(topology: &Topology<'_>) -> Vec<RoutingPath> {
     paths
 }
 
-fn judge_target(snapshot: &Snapshot, ag: &AgView<'_>, primary: &ReplicaView<'_>, target: &ReplicaView<'_>) -> RoutingTarget {
+fn judge_target(topology: &Topology<'_>, ag: &AgView<'_>, primary: &ReplicaView<'_>, target: &ReplicaView<'_>) -> RoutingTarget {
     let url = routing_url(target);
-    let reason = unusable_reason(snapshot, ag, primary, target, url);
+    let reason = unusable_reason(topology, ag, primary, target, url);
     RoutingTarget {
         replica: target.server_name.to_string(),
         read_only_routing_url: url.map(str::to_string),
@@ -177,7 +177,7 @@ fn judge_target(snapshot: &Snapshot, ag: &AgView<'_>, primary: &ReplicaView<'_>,
 }
 
 fn unusable_reason(
-    snapshot: &Snapshot,
+    topology: &Topology<'_>,
     ag: &AgView<'_>,
     primary: &ReplicaView<'_>,
     target: &ReplicaView<'_>,
@@ -205,7 +205,8 @@ fn unusable_reason(
             parsed.port
         ));
     }
-    let probes: Vec<_> = snapshot
+    let probes: Vec<_> = topology
+        .snapshot
         .probes
         .iter()
         .filter(|p| p.purpose.eq_ignore_ascii_case("routing") && p.subject.eq_ignore_ascii_case(name))
@@ -224,12 +225,12 @@ fn unusable_reason(
     if target.state.is_some_and(|state| state.is("connected_state_desc", "DISCONNECTED")) {
         return Some(format!("{name} is DISCONNECTED from the primary"));
     }
-    for db in database_states(snapshot, ag, target) {
+    for db in database_states(topology, ag, target) {
         let sync = db.code("synchronization_state_desc").unwrap_or("");
         if !sync.eq_ignore_ascii_case("SYNCHRONIZING") && !sync.eq_ignore_ascii_case("SYNCHRONIZED") {
             return Some(format!(
                 "database {} on {name} is {} (routing needs SYNCHRONIZING or SYNCHRONIZED)",
-                database_name(snapshot, db),
+                database_name(topology, db),
                 if sync.is_empty() { "in an unknown state" } else { sync }
             ));
         }
@@ -239,34 +240,25 @@ fn unusable_reason(
 
 /// `dm_hadr_database_replica_states` rows of `target` in `ag`: from the current primary (it sees
 /// every replica) when collected, else from the target itself.
-fn database_states<'s>(snapshot: &'s Snapshot, ag: &AgView<'_>, target: &ReplicaView<'_>) -> Vec<&'s Row> {
-    let rows_of = |inst: &'s Instance| -> Vec<&'s Row> {
-        inst.rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES)
-            .iter()
-            .filter(|r| guid(r, "replica_id").as_deref() == Some(target.replica_id.as_str()))
+fn database_states<'s>(topology: &Topology<'s>, ag: &AgView<'_>, target: &ReplicaView<'_>) -> Vec<&'s Row> {
+    let rows_of = |inst: usize| -> Vec<&'s Row> {
+        topology
+            .database_states(inst, &target.replica_id)
+            .into_iter()
             .filter(|r| guid(r, "group_id").is_none_or(|g| g == ag.group_id))
             .collect()
     };
-    let connected = |name: &str| snapshot.instances.iter().find(|i| i.connected && i.is_named(name));
-    let from_primary = ag.primary.as_deref().and_then(connected).map(rows_of).unwrap_or_default();
+    let from_primary = ag.primary.as_deref().and_then(|p| topology.instance_index(p)).map(rows_of).unwrap_or_default();
     if !from_primary.is_empty() {
         return from_primary;
     }
-    target.instance.and_then(|i| snapshot.instances.get(i)).map(rows_of).unwrap_or_default()
+    target.instance.map(rows_of).unwrap_or_default()
 }
 
 /// The AG database a `dm_hadr_database_replica_states` row is about, by `group_database_id` in any
 /// instance's `availability_databases_cluster`, else its `database_id`.
-fn database_name(snapshot: &Snapshot, db: &Row) -> String {
-    let id = guid(db, "group_database_id");
-    let named = id.and_then(|id| {
-        snapshot.instances.iter().find_map(|inst| {
-            inst.rows_or_empty(keys::AVAILABILITY_DATABASES_CLUSTER)
-                .iter()
-                .find(|r| guid(r, "group_database_id").as_deref() == Some(id.as_str()))
-                .and_then(|r| r.str("database_name"))
-        })
-    });
+fn database_name(topology: &Topology<'_>, db: &Row) -> String {
+    let named = db.str("group_database_id").and_then(|id| topology.database_name(id));
     match (named, db.int("database_id")) {
         (Some(name), _) => name.to_string(),
         (None, Some(id)) => format!("id {id}"),

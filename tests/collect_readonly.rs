@@ -138,3 +138,94 @@ fn collect_sql_names_every_key_and_only_reads() {
         assert!(line.contains("@queries") || line.contains("#agdiag_errorlog"), "writes outside its own temp objects: {line}");
     }
 }
+
+/// Varbinary/binary columns of the views AgDiag reads (ag-catalog-reference.md and the SQL Server
+/// documentation of each view). FOR JSON would write them as base64; the contract says "0x..." hex.
+const BINARY_COLUMNS: &[(&str, &[&str])] = &[
+    ("server_principals", &["sid"]),
+    ("availability_replicas", &["owner_sid"]),
+    ("certificates", &["sid", "thumbprint"]),
+    ("database_principals", &["sid"]),
+];
+
+/// The `[sql]` text of each `(ord, N'key', N'sql')` row of collect.sql's `@queries`.
+fn collect_sql_queries(script: &str) -> Vec<(String, String)> {
+    let start = script.find("INSERT INTO @queries").expect("the @queries table");
+    let block = &script[start..];
+    let block = &block[..block.find("');\n").expect("end of @queries") + 2];
+    let mut out = Vec::new();
+    let mut rest = block;
+    while let Some(open) = rest.find("\n(") {
+        rest = &rest[open + 2..];
+        let Some((_, after)) = rest.split_once(", N'") else { break };
+        let (key, after) = after.split_once("', N'").expect("key then sql");
+        // The sql literal ends at the first quote not doubled.
+        let bytes = after.as_bytes();
+        let mut i = 0;
+        let mut sql = String::new();
+        while i < bytes.len() {
+            if bytes[i] == b'\'' {
+                if bytes.get(i + 1) == Some(&b'\'') {
+                    sql.push('\'');
+                    i += 2;
+                    continue;
+                }
+                break;
+            }
+            sql.push(bytes[i] as char);
+            i += 1;
+        }
+        out.push((key.to_string(), sql));
+        rest = &after[i..];
+    }
+    out
+}
+
+#[test]
+fn collect_sql_writes_every_varbinary_column_as_hex_like_the_collector() {
+    let script = include_str!("../powershell/AgDiag/sql/collect.sql");
+    let queries = collect_sql_queries(script);
+    assert_eq!(queries.len(), keys::ALL.len(), "{:?}", queries.iter().map(|(k, _)| k).collect::<Vec<_>>());
+    // The run-time expansion of SELECT * converts every binary column of the view to 0x hex.
+    let loop_body = &script[script.find("WHILE @ord").expect("the query loop")..];
+    for needle in [
+        "CHARINDEX(N'SELECT * FROM sys.', @sql)",
+        "TYPE_NAME(c.system_type_id) IN (N'varbinary', N'binary')",
+        "N'CONVERT(varchar(max), ' + QUOTENAME(c.name) + N', 1) AS ' + QUOTENAME(c.name)",
+        "WHERE c.object_id = OBJECT_ID(@view)",
+        "SET @sql = STUFF(@sql, @from, 8, N'SELECT ' + @cols)",
+    ] {
+        assert!(loop_body.contains(needle), "collect.sql's query loop lacks {needle}");
+    }
+    for (key, sql) in &queries {
+        assert!(!sql.contains(".*"), "{key}: `alias.*` would bypass the hex conversion: {sql}");
+        if let Some(at) = sql.find("SELECT * FROM sys.") {
+            // The expansion reads the view name up to the next space.
+            let view = sql[at + 14..].split(' ').next().unwrap();
+            assert!(view.starts_with("sys.") && !view.contains(['(', ')', ',']), "{key}: {view}");
+            assert_eq!(sql.matches('*').count(), 1, "{key}: one SELECT * only: {sql}");
+            continue;
+        }
+        // An explicit column list converts each binary column of its view itself.
+        for (view, columns) in BINARY_COLUMNS {
+            if !sql.contains(&format!("sys.{view} ")) && key != view {
+                continue;
+            }
+            for column in *columns {
+                if sql.contains(column) {
+                    assert!(
+                        sql.contains(&format!("CONVERT(varchar(max), {column}, 1)"))
+                            || sql.contains(&format!("CONVERT(varchar(max), [{column}], 1)")),
+                        "{key}: {column} is varbinary and must be CONVERT(varchar(max), {column}, 1): {sql}"
+                    );
+                }
+            }
+        }
+    }
+    // Every view with a binary column that collect.sql reads goes through one of the two paths.
+    for (view, _) in BINARY_COLUMNS {
+        if let Some((_, sql)) = queries.iter().find(|(k, _)| k == view) {
+            assert!(sql.contains("SELECT * FROM sys.") || sql.contains("CONVERT(varchar(max), "), "{view}: {sql}");
+        }
+    }
+}

@@ -600,10 +600,11 @@ fn port_mismatch(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 /// in, and its own) service account and the login it presents. `Err` when one is unknown.
 fn service_logins(ctx: &Ctx<'_>, inst: &Instance, index: usize) -> Result<Vec<String>, String> {
     let mut replicas: Vec<&str> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for ag in &ctx.topology.ags {
         if ag.replicas.iter().any(|r| r.instance == Some(index)) {
             for r in &ag.replicas {
-                if !replicas.iter().any(|x| x.eq_ignore_ascii_case(r.server_name)) {
+                if seen.insert(r.server_name.to_ascii_lowercase()) {
                     replicas.push(r.server_name);
                 }
             }
@@ -900,6 +901,7 @@ fn rc4(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 /// Every other replica's collected mirroring endpoint, for instances that share an AG with `index`.
 fn partner_endpoints<'s>(ctx: &Ctx<'s>, index: usize) -> Vec<(&'s str, &'s Row)> {
     let mut out: Vec<(&'s str, &'s Row)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for ag in &ctx.topology.ags {
         if !ag.replicas.iter().any(|r| r.instance == Some(index)) {
             continue;
@@ -908,7 +910,7 @@ fn partner_endpoints<'s>(ctx: &Ctx<'s>, index: usize) -> Vec<(&'s str, &'s Row)>
             let Some(i) = r.instance.filter(|i| *i != index) else { continue };
             let Ok(rows) = ctx.snapshot.instances[i].rows(keys::DATABASE_MIRRORING_ENDPOINTS) else { continue };
             if let Some(ep) = mirroring_endpoint(rows)
-                && !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(r.server_name))
+                && seen.insert(r.server_name.to_ascii_lowercase())
             {
                 out.push((r.server_name, ep));
             }

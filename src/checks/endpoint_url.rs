@@ -256,6 +256,16 @@ fn is_plain_suffix(suffix: &str) -> bool {
 /// The replica's fully qualified name, and how it was derived, when the snapshot shows it: the
 /// FQDN AgDiag connected to; else the machine name plus the DNS suffix every other replica's FQDN
 /// URL agrees on; else the machine name plus DEFAULT_DOMAIN() when that is a DNS name.
+/// The DNS suffix of a replica's endpoint URL, when its host is an FQDN of the replica's machine.
+fn fqdn_suffix(ctx: &Ctx<'_>, other: &ReplicaView<'_>) -> Option<String> {
+    let url = other.row.str("endpoint_url").and_then(|u| TcpUrl::parse(u).ok())?;
+    if url.host_kind() != HostKind::Fqdn || !url.first_label().eq_ignore_ascii_case(&machine_of(ctx, other).name) {
+        return None;
+    }
+    let suffix = url.host.trim_end_matches('.').split_once('.').map(|(_, s)| s.to_ascii_lowercase());
+    suffix.filter(|s| is_plain_suffix(s))
+}
+
 pub(crate) fn derive_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>) -> Option<(String, String)> {
     let machine = machine_of(ctx, r);
     if !is_plain_label(&machine.name) {
@@ -274,18 +284,39 @@ pub(crate) fn derive_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>) -
             ));
         }
     }
-    let mut suffixes: Vec<String> = Vec::new();
-    for other in ag.replicas.iter().filter(|o| o.replica_id != r.replica_id) {
-        let Some(url) = other.row.str("endpoint_url").and_then(|u| TcpUrl::parse(u).ok()) else { continue };
-        if url.host_kind() != HostKind::Fqdn || !url.first_label().eq_ignore_ascii_case(&machine_of(ctx, other).name) {
-            continue;
+    // The DNS suffixes of the other replicas' FQDN endpoint URLs: computed once per AG (how many
+    // replicas use each suffix, and which one each replica uses), then this replica's taken out.
+    /// Per AG (by group id): each replica's suffix, and how many replicas use each suffix.
+    type PerAg = (Vec<Option<String>>, std::collections::HashMap<String, usize>);
+    struct Suffixes(std::collections::HashMap<String, PerAg>);
+    let all = ctx.memo(|| {
+        Suffixes(
+            ctx.topology
+                .ags
+                .iter()
+                .map(|ag| {
+                    let own: Vec<Option<String>> = ag.replicas.iter().map(|other| fqdn_suffix(ctx, other)).collect();
+                    let mut counts = std::collections::HashMap::new();
+                    for s in own.iter().flatten() {
+                        *counts.entry(s.clone()).or_insert(0) += 1;
+                    }
+                    (ag.group_id.clone(), (own, counts))
+                })
+                .collect(),
+        )
+    });
+    let mut suffixes: Vec<&String> = Vec::new();
+    if let Some((own, counts)) = all.0.get(&ag.group_id) {
+        // Replicas with r's id (normally only r) do not count.
+        let mut minus: std::collections::HashMap<&String, usize> = std::collections::HashMap::new();
+        for (other, s) in ag.replicas.iter().zip(own) {
+            if other.replica_id == r.replica_id
+                && let Some(s) = s
+            {
+                *minus.entry(s).or_insert(0) += 1;
+            }
         }
-        let suffix = url.host.trim_end_matches('.').split_once('.').map(|(_, s)| s.to_ascii_lowercase());
-        if let Some(s) = suffix.filter(|s| is_plain_suffix(s))
-            && !suffixes.contains(&s)
-        {
-            suffixes.push(s);
-        }
+        suffixes = counts.iter().filter(|(s, n)| **n > minus.get(s).copied().unwrap_or(0)).map(|(s, _)| s).take(2).collect();
     }
     if let [suffix] = suffixes.as_slice() {
         return Some((

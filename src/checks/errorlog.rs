@@ -89,7 +89,10 @@ struct Event<'s> {
     number: Option<u32>,
     text: &'s str,
     date: Option<&'s str>,
-    rows: Vec<&'s Row>,
+    /// The header row (when any) and the message row, in log order.
+    rows: (&'s Row, Option<&'s Row>),
+    /// What the event is, when it is one the checks report ([`classify`], once per snapshot).
+    kind: Option<Kind>,
 }
 
 /// `Error: 35250, Severity: 16, State: 7.` → 35250.
@@ -119,21 +122,21 @@ fn events(rows: &[Row]) -> Vec<Event<'_>> {
             Some(j) => {
                 used[j] = true;
                 let (first, second) = if j < i { (&rows[j], row) } else { (row, &rows[j]) };
-                out.push(Event { at: i.min(j), number: Some(number), text: text(&rows[j]), date: row.str("LogDate"), rows: vec![first, second] });
+                out.push(Event { at: i.min(j), number: Some(number), text: text(&rows[j]), date: row.str("LogDate"), rows: (first, Some(second)), kind: None });
             }
-            None => out.push(Event { at: i, number: Some(number), text: text(row), date: row.str("LogDate"), rows: vec![row] }),
+            None => out.push(Event { at: i, number: Some(number), text: text(row), date: row.str("LogDate"), rows: (row, None), kind: None }),
         }
     }
     for (i, row) in rows.iter().enumerate() {
         if !used[i] {
-            out.push(Event { at: i, number: None, text: text(row), date: row.str("LogDate"), rows: vec![row] });
+            out.push(Event { at: i, number: None, text: text(row), date: row.str("LogDate"), rows: (row, None), kind: None });
         }
     }
     out.sort_by_key(|e| e.at);
     out
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Kind {
     Connect(String),
     Encryption,
@@ -142,38 +145,83 @@ enum Kind {
     Ag(u32),
 }
 
-const AG_TEMPLATES: &[(u32, &[&str])] = &[
-    (1418, &["server network address", "can not be reached or does not exist"]),
-    (35201, &["connection timeout has occurred while attempting to establish a connection to availability replica"]),
-    (35206, &["connection timeout has occurred on a previously established connection to availability replica"]),
-    (35250, &["connection to the primary replica is not active"]),
-    (19407, &["lease between availability group", "has expired"]),
+const AG_TEMPLATES: &[(u32, &[Needle])] = &[
+    (1418, &[Needle::new("server network address"), Needle::new("can not be reached or does not exist")]),
+    (35201, &[Needle::new("connection timeout has occurred while attempting to establish a connection to availability replica")]),
+    (35206, &[Needle::new("connection timeout has occurred on a previously established connection to availability replica")]),
+    (35250, &[Needle::new("connection to the primary replica is not active")]),
+    (19407, &[Needle::new("lease between availability group"), Needle::new("has expired")]),
 ];
+
+/// A lowercase ASCII phrase with its Boyer-Moore-Horspool shift table, built at compile time: the
+/// classifier looks for about a dozen phrases in every error-log line, and building a searcher
+/// per phrase per line (`str::contains`) cost more than the rest of the analysis of the log.
+struct Needle {
+    bytes: &'static [u8],
+    shift: [u8; 256],
+}
+
+impl Needle {
+    const fn new(phrase: &'static str) -> Needle {
+        let bytes = phrase.as_bytes();
+        assert!(!bytes.is_empty() && bytes.len() < 256);
+        let mut shift = [bytes.len() as u8; 256];
+        let mut i = 0;
+        while i + 1 < bytes.len() {
+            shift[bytes[i] as usize] = (bytes.len() - 1 - i) as u8;
+            i += 1;
+        }
+        Needle { bytes, shift }
+    }
+
+    fn found_in(&self, haystack: &str) -> bool {
+        let (hay, n) = (haystack.as_bytes(), self.bytes);
+        let mut at = 0;
+        while at + n.len() <= hay.len() {
+            let last = hay[at + n.len() - 1];
+            if last == n[n.len() - 1] && &hay[at..at + n.len()] == n {
+                return true;
+            }
+            at += usize::from(self.shift[usize::from(last)]);
+        }
+        false
+    }
+}
+
+const HANDSHAKE: Needle = Needle::new("connection handshake failed");
+const NO_CONNECT: Needle = Needle::new("does not have connect permission on the endpoint");
+const NO_COMPATIBLE: Needle = Needle::new("there is no compatible");
+const COMMON_ALGORITHM: Needle = Needle::new("common algorithm");
+const PEER_INVALID: Needle = Needle::new("certificate used by the peer is invalid");
+const NOT_FOUND: Needle = Needle::new("certificate used by this endpoint was not found");
+const PEER_MISMATCH: Needle = Needle::new("certificate used by the peer does not match");
+const CANNOT_LISTEN: Needle = Needle::new("endpoint cannot listen on port");
+const PORT_IN_USE: Needle = Needle::new("in use by another process");
 
 fn classify(event: &Event<'_>) -> Option<Kind> {
     let text = event.text;
     let lower = text.to_lowercase();
-    if lower.contains("connection handshake failed") {
-        if lower.contains("does not have connect permission on the endpoint") {
+    if HANDSHAKE.found_in(&lower) {
+        if NO_CONNECT.found_in(&lower) {
             return login_from(text).map(Kind::Connect);
         }
-        if lower.contains("there is no compatible") || lower.contains("common algorithm") {
+        if NO_COMPATIBLE.found_in(&lower) || COMMON_ALGORITHM.found_in(&lower) {
             return Some(Kind::Encryption);
         }
-        if lower.contains("certificate used by the peer is invalid") {
+        if PEER_INVALID.found_in(&lower) {
             return Some(Kind::Certificate(28035));
         }
-        if lower.contains("certificate used by this endpoint was not found") {
+        if NOT_FOUND.found_in(&lower) {
             return Some(Kind::Certificate(28036));
         }
-        if lower.contains("certificate used by the peer does not match") {
+        if PEER_MISMATCH.found_in(&lower) {
             return Some(Kind::Certificate(28045));
         }
     }
-    if lower.contains("endpoint cannot listen on port") && lower.contains("in use by another process") {
+    if CANNOT_LISTEN.found_in(&lower) && PORT_IN_USE.found_in(&lower) {
         return Some(Kind::PortInUse(port_from(text)));
     }
-    if let Some((number, _)) = AG_TEMPLATES.iter().find(|(_, parts)| parts.iter().all(|p| lower.contains(p))) {
+    if let Some((number, _)) = AG_TEMPLATES.iter().find(|(_, parts)| parts.iter().all(|p| p.found_in(&lower))) {
         return Some(Kind::Ag(*number));
     }
     match event.number {
@@ -245,7 +293,7 @@ impl Summary<'_> {
             "count": self.count,
             "first": self.first,
             "last": self.last,
-            "sample": self.sample.rows.iter().map(|r| r.pick(&["LogDate", "ProcessInfo", "Text"])).collect::<Vec<_>>(),
+            "sample": std::iter::once(self.sample.rows.0).chain(self.sample.rows.1).map(|r| r.pick(&["LogDate", "ProcessInfo", "Text"])).collect::<Vec<_>>(),
             "clients": self.clients,
         })
     }
@@ -254,19 +302,20 @@ impl Summary<'_> {
 /// Groups the events of `kinds` by equal kind, in order of first appearance.
 fn summarize<'s>(events: &'s [Event<'s>], want: impl Fn(&Kind) -> bool) -> Vec<Summary<'s>> {
     let mut out: Vec<Summary<'s>> = Vec::new();
+    // Summary index by kind (logins compared case-insensitively), and each summary's clients.
+    let mut index_of: std::collections::HashMap<Kind, usize> = std::collections::HashMap::new();
+    let mut clients_of: Vec<std::collections::HashSet<&'s str>> = Vec::new();
     for event in events {
-        let Some(kind) = classify(event).filter(|k| want(k)) else { continue };
-        let key_matches = |s: &Summary<'_>| match (&s.kind, &kind) {
-            (Kind::Connect(a), Kind::Connect(b)) => a.eq_ignore_ascii_case(b),
-            (a, b) => a == b,
+        let Some(kind) = event.kind.clone().filter(|k| want(k)) else { continue };
+        let key = match &kind {
+            Kind::Connect(login) => Kind::Connect(login.to_ascii_lowercase()),
+            other => other.clone(),
         };
-        let index = match out.iter().position(key_matches) {
-            Some(i) => i,
-            None => {
-                out.push(Summary { kind, count: 0, first: None, last: None, sample: event, clients: Vec::new() });
-                out.len() - 1
-            }
-        };
+        let index = *index_of.entry(key).or_insert_with(|| {
+            out.push(Summary { kind, count: 0, first: None, last: None, sample: event, clients: Vec::new() });
+            clients_of.push(Default::default());
+            out.len() - 1
+        });
         let s = &mut out[index];
         s.count += 1;
         if let Some(date) = event.date {
@@ -280,7 +329,7 @@ fn summarize<'s>(events: &'s [Event<'s>], want: impl Fn(&Kind) -> bool) -> Vec<S
             }
         }
         if let Some(client) = client_from(event.text)
-            && !s.clients.contains(&client)
+            && clients_of[index].insert(client)
         {
             s.clients.push(client);
         }
@@ -319,12 +368,69 @@ fn mirroring_endpoint(inst: &Instance) -> Option<&Row> {
 
 /// Runs `judge` over each instance's log events.
 fn each_log<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>, mut judge: impl FnMut(&mut CheckRun<'_>, &'s Instance, &[Event<'_>])) {
-    for inst in ctx.instances() {
+    // The five errorlog checks read the same lines: each line is classified once per snapshot,
+    // and each check sees only the events that are one of the kinds it reports (by row index, so
+    // the memo does not borrow the snapshot).
+    struct Classified {
+        at: usize,
+        number: Option<u32>,
+        text: usize,
+        date: Option<usize>,
+        rows: (usize, Option<usize>),
+        kind: Kind,
+    }
+    struct Kinds(Vec<Vec<Classified>>);
+    let kinds = ctx.memo(|| {
+        Kinds(
+            ctx.instances()
+                .map(|inst| {
+                    let rows = inst.rows(keys::ERRORLOG).unwrap_or(&[]);
+                    let index = |r: &Row| (r as *const Row as usize - rows.as_ptr() as usize) / std::mem::size_of::<Row>();
+                    events(rows)
+                        .iter()
+                        .filter_map(|e| {
+                            let kind = classify(e)?;
+                            // Which of the event's rows its text and date were read from.
+                            let both = [Some(e.rows.0), e.rows.1];
+                            let text = both.iter().flatten().find(|r| std::ptr::eq(text_of(r).as_ptr(), e.text.as_ptr())).copied().unwrap_or(e.rows.0);
+                            let date = e.date.and_then(|d| {
+                                both.iter().flatten().find(|r| r.str("LogDate").is_some_and(|x| std::ptr::eq(x.as_ptr(), d.as_ptr()))).copied()
+                            });
+                            Some(Classified {
+                                at: e.at,
+                                number: e.number,
+                                text: index(text),
+                                date: date.map(index),
+                                rows: (index(e.rows.0), e.rows.1.map(index)),
+                                kind,
+                            })
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
+    });
+    for (index, inst) in ctx.instances().enumerate() {
         let Some(rows) = run.rows(inst, keys::ERRORLOG) else { continue };
-        let events = events(rows);
+        let events: Vec<Event<'_>> = kinds.0[index]
+            .iter()
+            .map(|c| Event {
+                at: c.at,
+                number: c.number,
+                text: text_of(&rows[c.text]),
+                date: c.date.and_then(|i| rows[i].str("LogDate")),
+                rows: (&rows[c.rows.0], c.rows.1.map(|i| &rows[i])),
+                kind: Some(c.kind.clone()),
+            })
+            .collect();
         judge(run, inst, &events);
     }
 }
+
+fn text_of(r: &Row) -> &str {
+    r.str("Text").unwrap_or("")
+}
+
 
 fn named(clients: &[&str], ctx: &Ctx<'_>) -> String {
     clients
@@ -339,14 +445,26 @@ fn named(clients: &[&str], ctx: &Ctx<'_>) -> String {
 
 fn connect_permission(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     each_log(ctx, run, |run, inst, events| {
-        for s in summarize(events, |k| matches!(k, Kind::Connect(_))) {
+        let summaries = summarize(events, |k| matches!(k, Kind::Connect(_)));
+        if summaries.is_empty() {
+            return;
+        }
+        let (target, ag) = replica_of(ctx, inst);
+        let principals = inst.rows(keys::SERVER_PRINCIPALS).ok();
+        // Logins by lowercase name (the first row wins, as a scan would find it), built once.
+        let mut by_name: std::collections::HashMap<String, &Row> = std::collections::HashMap::new();
+        for r in principals.unwrap_or(&[]) {
+            if let Some(n) = r.str("name") {
+                by_name.entry(n.to_ascii_lowercase()).or_insert(r);
+            }
+        }
+        for s in summaries {
             let Kind::Connect(login) = &s.kind else { continue };
-            let (target, ag) = replica_of(ctx, inst);
+            let target = target.clone();
             let shown = tsql::comment(login);
             let endpoint = mirroring_endpoint(inst);
             let endpoint_name = endpoint.and_then(|e| e.str("name"));
-            let principals = inst.rows(keys::SERVER_PRINCIPALS).ok();
-            let principal = principals.and_then(|p| p.iter().find(|r| r.str("name").is_some_and(|n| n.eq_ignore_ascii_case(login))));
+            let principal = principals.and_then(|_| by_name.get(&login.to_ascii_lowercase()).copied());
             let granted_now = match (principal, endpoint) {
                 (Some(p), Some(e)) => inst.rows_or_empty(keys::SERVER_PERMISSIONS).iter().any(|perm| {
                     perm.int("major_id") == e.int("endpoint_id")

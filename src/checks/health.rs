@@ -97,22 +97,20 @@ struct DbState<'s, 'a> {
 /// Every database replica state of `ag`: from the primary when it reported the replica's rows,
 /// else from the replica's own instance (its local rows).
 fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s, 'a>> {
-    let primary = ag.primary.as_deref().and_then(|p| ctx.instance_named(p));
-    let rows_of = |inst: &'s Instance, replica_id: &str, local_only: bool| -> Vec<&'s Row> {
-        inst.rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES)
-            .iter()
-            .filter(|r| guid(r, "replica_id").as_deref() == Some(replica_id))
-            .filter(|r| !local_only || r.bit("is_local") == Some(true))
-            .collect()
-    };
+    let topology = &ctx.topology;
+    let primary = ag.primary.as_deref().and_then(|p| topology.instance_index(p));
     let mut out = Vec::new();
     for replica in &ag.replicas {
-        let from_primary = primary.map(|p| (p, rows_of(p, &replica.replica_id, false)));
-        let chosen = match from_primary {
+        let from_primary = primary.map(|p| (p, topology.database_states(p, &replica.replica_id)));
+        let chosen: Option<(usize, Vec<&'s Row>)> = match from_primary {
             Some((p, rows)) if !rows.is_empty() => Some((p, rows)),
-            _ => ctx.instance_named(replica.server_name).map(|own| (own, rows_of(own, &replica.replica_id, true))),
+            _ => topology.instance_index(replica.server_name).map(|own| {
+                let local = topology.database_states(own, &replica.replica_id).into_iter().filter(|r| r.bit("is_local") == Some(true));
+                (own, local.collect())
+            }),
         };
         if let Some((reporter, rows)) = chosen {
+            let reporter = &ctx.snapshot.instances[reporter];
             out.extend(rows.into_iter().map(|row| DbState { reporter, row, replica }));
         }
     }
@@ -121,11 +119,7 @@ fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s,
 
 /// The database's name from `availability_databases_cluster` (same on every replica), if collected.
 fn database_name<'s>(ctx: &Ctx<'s>, row: &Row) -> Option<&'s str> {
-    let id = guid(row, "group_database_id")?;
-    ctx.instances()
-        .flat_map(|i| i.rows_or_empty(keys::AVAILABILITY_DATABASES_CLUSTER).iter())
-        .find(|d| guid(d, "group_database_id").as_deref() == Some(id.as_str()))
-        .and_then(|d| d.str("database_name"))
+    ctx.topology.database_name(row.str("group_database_id")?)
 }
 
 fn database_label(ctx: &Ctx<'_>, row: &Row) -> String {
@@ -368,6 +362,11 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let mut reported_replicas = 0;
         let mut explained_elsewhere = 0;
         let dbs = database_states(ctx, ag);
+        // The database states of each replica, by the replica's address in `ag.replicas`.
+        let mut dbs_of: std::collections::HashMap<*const ReplicaView<'_>, Vec<&DbState<'_, '_>>> = std::collections::HashMap::new();
+        for d in &dbs {
+            dbs_of.entry(d.replica as *const ReplicaView<'_>).or_default().push(d);
+        }
         for replica in &ag.replicas {
             let Some((reporter, state)) = state_with_source(ctx, ag, replica) else { continue };
             let problems = replica_problems(state);
@@ -384,9 +383,12 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             }
             // Unhealthy only because of databases that health.synchronization / health.suspended
             // already report: say so at info level instead of a second error.
-            let db_causes: Vec<String> = dbs
+            let db_causes: Vec<String> = dbs_of
+                .get(&(replica as *const ReplicaView<'_>))
+                .map_or(&[][..], Vec::as_slice)
                 .iter()
-                .filter(|d| std::ptr::eq(d.replica, replica) && d.row.bit("is_primary_replica") != Some(true))
+                .copied()
+                .filter(|d| d.row.bit("is_primary_replica") != Some(true))
                 .filter(|d| {
                     d.row.bit("is_suspended") == Some(true)
                         || d.row

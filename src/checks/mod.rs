@@ -47,11 +47,34 @@ pub struct Check {
 pub struct Ctx<'s> {
     pub snapshot: &'s Snapshot,
     pub topology: Topology<'s>,
+    memo: Memo,
 }
+
+/// Values derived from the snapshot that several checks share (one per type), computed once.
+#[derive(Default)]
+struct Memo(std::sync::Mutex<std::collections::HashMap<std::any::TypeId, std::sync::Arc<dyn std::any::Any + Send + Sync>>>);
 
 impl<'s> Ctx<'s> {
     pub fn new(snapshot: &'s Snapshot) -> Self {
-        Ctx { snapshot, topology: Topology::build(snapshot) }
+        Ctx { snapshot, topology: Topology::build(snapshot), memo: Memo::default() }
+    }
+
+    /// The value of type `T` derived from this snapshot: `init` runs on the first call only, so
+    /// checks that read the same evidence the same way share the work. `T` must not borrow the
+    /// snapshot (use indexes into it).
+    pub fn memo<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> std::sync::Arc<T> {
+        let key = std::any::TypeId::of::<T>();
+        let found = self.memo.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+        let any = match found {
+            Some(found) => found,
+            None => {
+                // Computed without the lock: `init` may itself use the memo.
+                let value: std::sync::Arc<dyn std::any::Any + Send + Sync> = std::sync::Arc::new(init());
+                let mut map = self.memo.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                map.entry(key).or_insert(value).clone()
+            }
+        };
+        any.downcast::<T>().expect("memo entries are stored under their own type")
     }
 
     pub fn instances(&self) -> impl Iterator<Item = &'s Instance> {
@@ -60,7 +83,7 @@ impl<'s> Ctx<'s> {
 
     /// The collected instance that is `replica_server_name`, if any.
     pub fn instance_named(&self, replica_server_name: &str) -> Option<&'s Instance> {
-        self.snapshot.instances.iter().find(|i| i.connected && i.is_named(replica_server_name))
+        self.topology.instance_named(replica_server_name)
     }
 }
 
@@ -160,12 +183,18 @@ fn run_isolated<'c>(check: &'c Check, ctx: &Ctx<'_>) -> CheckRun<'c> {
 
 fn summarize(run: CheckRun<'_>, findings: &mut Vec<Finding>) -> CheckResult {
     let count = run.findings.len();
-    let gaps = run
+    // The first few gaps in words; all of them are in `not_evaluated_on`.
+    const SHOWN: usize = 8;
+    let mut gaps = run
         .not_evaluated
         .iter()
+        .take(SHOWN)
         .map(|n| format!("{}: {}", n.subject, n.reason))
         .collect::<Vec<_>>()
         .join("; ");
+    if run.not_evaluated.len() > SHOWN {
+        gaps.push_str(&format!("; and {} more (see not_evaluated_on)", run.not_evaluated.len() - SHOWN));
+    }
     let (status, reason) = if count > 0 {
         (CheckStatus::Fail, (!gaps.is_empty()).then(|| format!("not evaluated on {gaps}")))
     } else if run.evaluated_count() > 0 {

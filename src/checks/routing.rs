@@ -7,6 +7,8 @@
 //! `ALTER AVAILABILITY GROUP` that runs on the primary. A URL problem is an error when some list
 //! routes to that replica and a warning while no list names it yet.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Value, json};
 
 use super::{Check, CheckInfo, CheckRun, Ctx, endpoint_url};
@@ -150,20 +152,33 @@ pub const CHECKS: &[Check] = &[
 struct AgLists<'t, 's> {
     ag: &'t AgView<'s>,
     entries: Vec<ListEntry<'t, 's>>,
+    /// Indexes into `entries` by target replica id, and the replica ids that own a list.
+    by_target: HashMap<&'t str, Vec<usize>>,
+    owners: HashSet<&'t str>,
 }
 
 impl<'t, 's> AgLists<'t, 's> {
+    fn new(ag: &'t AgView<'s>, entries: Vec<ListEntry<'t, 's>>) -> Self {
+        let mut by_target: HashMap<&'t str, Vec<usize>> = HashMap::new();
+        let mut owners = HashSet::new();
+        for (i, e) in entries.iter().enumerate() {
+            by_target.entry(e.target.replica_id.as_str()).or_default().push(i);
+            owners.insert(e.owner.replica_id.as_str());
+        }
+        AgLists { ag, entries, by_target, owners }
+    }
+
     /// The list rows that route to `replica`.
     fn naming(&self, replica: &ReplicaView<'_>) -> Vec<&ListEntry<'t, 's>> {
-        self.entries.iter().filter(|e| e.target.replica_id == replica.replica_id).collect()
+        self.by_target.get(replica.replica_id.as_str()).map_or_else(Vec::new, |ix| ix.iter().map(|&i| &self.entries[i]).collect())
     }
 
     fn targeted(&self, replica: &ReplicaView<'_>) -> bool {
-        !self.naming(replica).is_empty()
+        self.by_target.contains_key(replica.replica_id.as_str())
     }
 
     fn has_list(&self, replica: &ReplicaView<'_>) -> bool {
-        self.entries.iter().any(|e| e.owner.replica_id == replica.replica_id)
+        self.owners.contains(replica.replica_id.as_str())
     }
 }
 
@@ -177,7 +192,7 @@ fn ags_with_lists<'t, 's>(ctx: &'t Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<AgLis
     for ag in &ctx.topology.ags {
         let Some(inst) = source(ctx, ag) else { continue };
         let Some(rows) = run.rows(inst, keys::AVAILABILITY_READ_ONLY_ROUTING_LISTS) else { continue };
-        out.push(AgLists { ag, entries: list_entries(ag, rows) });
+        out.push(AgLists::new(ag, list_entries(ag, rows)));
     }
     out
 }
@@ -191,7 +206,7 @@ fn ags_for_urls<'t, 's>(ctx: &'t Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<AgLists
             continue;
         }
         let rows = inst.rows_or_empty(keys::AVAILABILITY_READ_ONLY_ROUTING_LISTS);
-        out.push(AgLists { ag, entries: list_entries(ag, rows) });
+        out.push(AgLists::new(ag, list_entries(ag, rows)));
     }
     out
 }
@@ -883,6 +898,21 @@ fn url_unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     }
 }
 
+/// At most this many replicas are named in one finding's message, evidence and proposed list: an
+/// AG has at most 8 secondaries, and a finding about one replica must not grow with the AG (a
+/// snapshot with thousands of replicas would otherwise yield output quadratic in its size).
+const LIST_LIMIT: usize = 8;
+
+/// "A, B and C", or "A, B, ... H and 992 more" beyond [`LIST_LIMIT`] of `total`.
+fn join_limited(names: &[&str], total: usize) -> String {
+    let shown: Vec<String> = names.iter().take(LIST_LIMIT).map(|n| n.to_string()).collect();
+    if total > shown.len() {
+        format!("{} and {} more", shown.join(", "), total - shown.len())
+    } else {
+        join_and(&shown)
+    }
+}
+
 fn no_list(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     for lists in ags_with_lists(ctx, run) {
         let ag = lists.ag;
@@ -892,19 +922,27 @@ fn no_list(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             listeners.iter().filter(|l| guid(l, "group_id").as_deref() == Some(ag.group_id.as_str())).collect();
         let Some(first_listener) = listener.first() else { continue };
         let readable: Vec<&ReplicaView<'_>> = ag.replicas.iter().filter(|r| is_readable_secondary(r)).collect();
+        let primary = primary_name(ag);
         for replica in &ag.replicas {
-            let is_primary = primary_name(ag).is_some_and(|p| p.eq_ignore_ascii_case(replica.server_name));
+            let is_primary = primary.is_some_and(|p| p.eq_ignore_ascii_case(replica.server_name));
             if !(is_primary || is_automatic_failover_partner(replica)) || lists.has_list(replica) {
                 continue;
             }
-            let others: Vec<&ReplicaView<'_>> =
-                readable.iter().copied().filter(|r| r.replica_id != replica.replica_id).collect();
+            // The readable secondaries other than this replica: the first LIST_LIMIT, and how many.
+            let others: Vec<&ReplicaView<'_>> = readable
+                .iter()
+                .copied()
+                .filter(|r| r.replica_id != replica.replica_id)
+                .take(LIST_LIMIT)
+                .collect();
             if others.is_empty() {
                 continue;
             }
+            let total = readable.len() - usize::from(is_readable_secondary(replica));
             let name = replica.server_name;
             let why = if is_primary { "the current primary" } else { "an automatic failover partner" };
-            let other_names: Vec<String> = others.iter().map(|r| r.server_name.to_string()).collect();
+            let other_names: Vec<&str> = others.iter().map(|r| r.server_name).collect();
+            let about_replica: Vec<&ListEntry<'_, '_>> = lists.naming(replica);
             run.finding(Severity::Info, ag.name)
                 .instance(name)
                 .ag(ag.name)
@@ -915,12 +953,13 @@ fn no_list(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                      listener with ApplicationIntent=ReadOnly all stay on {name}.",
                     ag.name,
                     first_listener.str("dns_name").unwrap_or("?"),
-                    join_and(&other_names)
+                    join_limited(&other_names, total)
                 ))
                 .evidence(json!({
-                    "availability_replicas": ag.replicas.iter().map(|r| replica_evidence(r)).collect::<Vec<_>>(),
-                    "availability_read_only_routing_lists": list_evidence(&lists.entries.iter().collect::<Vec<_>>()),
-                    "availability_group_listeners": listener.iter().map(|l| l.pick(&["dns_name", "port", "is_distributed_network_name"])).collect::<Vec<_>>(),
+                    "availability_replicas": std::iter::once(replica).chain(others.iter().copied()).map(replica_evidence).collect::<Vec<_>>(),
+                    "readable_secondaries": total,
+                    "availability_read_only_routing_lists": list_evidence(&about_replica),
+                    "availability_group_listeners": listener.iter().take(LIST_LIMIT).map(|l| l.pick(&["dns_name", "port", "is_distributed_network_name"])).collect::<Vec<_>>(),
                 }))
                 .remediation(format!(
                     "If read-intent connections should go to secondaries while {name} is primary, give {name} a \

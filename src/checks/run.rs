@@ -1,6 +1,8 @@
 //! The per-check recorder: a check asks it for evidence (which records, per instance, why evidence
 //! was unavailable) and hands it findings through a small builder.
 
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::fmt::Display;
 
 use serde_json::Value;
@@ -24,12 +26,26 @@ pub struct CheckRun<'c> {
     pub(crate) evaluated: usize,
     /// Subjects whose evidence was read; those also in `not_evaluated` do not count as evaluated.
     pub(crate) seen: Vec<String>,
+    seen_set: HashSet<String>,
     pub(crate) not_evaluated: Vec<NotEvaluated>,
+    /// Indexes into `not_evaluated` by a hash of `(subject, reason)`, for deduplication without
+    /// copying either string.
+    skipped: HashMap<u64, Vec<usize>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl<'c> CheckRun<'c> {
     pub(crate) fn new(info: &'c CheckInfo) -> Self {
-        CheckRun { info, findings: Vec::new(), evaluated: 0, seen: Vec::new(), not_evaluated: Vec::new() }
+        CheckRun {
+            info,
+            findings: Vec::new(),
+            evaluated: 0,
+            seen: Vec::new(),
+            seen_set: HashSet::new(),
+            not_evaluated: Vec::new(),
+            skipped: HashMap::new(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
     }
 
     pub fn info(&self) -> &CheckInfo {
@@ -40,7 +56,8 @@ impl<'c> CheckRun<'c> {
     pub fn rows<'s>(&mut self, inst: &'s Instance, key: &'static str) -> Option<&'s [Row]> {
         match inst.rows(key) {
             Ok(rows) => {
-                if !self.seen.iter().any(|s| s == inst.name()) {
+                if !self.seen_set.contains(inst.name()) {
+                    self.seen_set.insert(inst.name().to_string());
                     self.seen.push(inst.name().to_string());
                 }
                 Some(rows)
@@ -54,7 +71,8 @@ impl<'c> CheckRun<'c> {
 
     /// How many subjects were fully evaluated: explicit marks plus instances read and never skipped.
     pub(crate) fn evaluated_count(&self) -> usize {
-        self.evaluated + self.seen.iter().filter(|s| !self.not_evaluated.iter().any(|n| &n.subject == *s)).count()
+        let skipped: HashSet<&str> = self.not_evaluated.iter().map(|n| n.subject.as_str()).collect();
+        self.evaluated + self.seen.iter().filter(|s| !skipped.contains(s.as_str())).count()
     }
 
     /// Marks that the check looked at real evidence (for checks over probes or topology).
@@ -64,10 +82,14 @@ impl<'c> CheckRun<'c> {
 
     /// Records that `subject` could not be evaluated, and why (deduplicated).
     pub fn skip(&mut self, subject: &str, reason: impl Display) {
-        let entry = NotEvaluated { subject: subject.to_string(), reason: reason.to_string() };
-        if !self.not_evaluated.contains(&entry) {
-            self.not_evaluated.push(entry);
+        let reason = reason.to_string();
+        let hash = self.hasher.hash_one((subject, reason.as_str()));
+        let same = self.skipped.entry(hash).or_default();
+        if same.iter().any(|&i| self.not_evaluated[i].subject == subject && self.not_evaluated[i].reason == reason) {
+            return;
         }
+        same.push(self.not_evaluated.len());
+        self.not_evaluated.push(NotEvaluated { subject: subject.to_string(), reason });
     }
 
     /// Starts a finding about `object` (an endpoint, login, replica, listener, URL ...).

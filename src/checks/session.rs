@@ -68,14 +68,13 @@ pub(super) fn state_with_source<'s>(
     ag: &AgView<'s>,
     replica: &ReplicaView<'s>,
 ) -> Option<(&'s Instance, &'s Row)> {
-    let find = |inst: &'s Instance| {
-        inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES)
-            .iter()
-            .find(|r| guid(r, "replica_id").as_deref() == Some(replica.replica_id.as_str()))
-            .map(|row| (inst, row))
+    let topology = &ctx.topology;
+    let find = |i: usize| {
+        let inst: &'s Instance = &ctx.snapshot.instances[i];
+        topology.replica_state(i, &replica.replica_id).map(|row| (inst, row))
     };
-    let from_primary = ag.primary.as_deref().and_then(|p| ctx.instance_named(p)).and_then(find);
-    from_primary.or_else(|| ctx.instance_named(replica.server_name).and_then(find))
+    let from_primary = ag.primary.as_deref().and_then(|p| topology.instance_index(p)).and_then(find);
+    from_primary.or_else(|| topology.instance_index(replica.server_name).and_then(find))
 }
 
 /// True when a replica-state row says DISCONNECTED (desc, or the code when only it was collected).
@@ -340,15 +339,23 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 /// The instance's own replicas: its `is_local` replica-state rows joined to its `availability_replicas`
 /// (optional evidence: an instance without them simply has none).
 fn local_replicas(inst: &Instance) -> Vec<&Row> {
-    let replicas = inst.rows_or_empty(keys::AVAILABILITY_REPLICAS);
-    inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES)
+    let local: Vec<String> = inst
+        .rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES)
         .iter()
         .filter(|state| state.bit("is_local") == Some(true))
-        .filter_map(|state| {
-            let id = guid(state, "replica_id")?;
-            replicas.iter().find(|r| guid(r, "replica_id").as_deref() == Some(id.as_str()))
-        })
-        .collect()
+        .filter_map(|state| guid(state, "replica_id"))
+        .collect();
+    if local.is_empty() {
+        return Vec::new();
+    }
+    // The instance's replica rows by id (the first row of each id, as a scan would find it).
+    let mut by_id: std::collections::HashMap<String, &Row> = std::collections::HashMap::new();
+    for r in inst.rows_or_empty(keys::AVAILABILITY_REPLICAS) {
+        if let Some(id) = guid(r, "replica_id") {
+            by_id.entry(id).or_insert(r);
+        }
+    }
+    local.iter().filter_map(|id| by_id.get(id).copied()).collect()
 }
 
 fn server_renamed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
@@ -381,8 +388,7 @@ fn server_renamed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .unwrap_or(name);
         let new = current.unwrap_or(name);
         let ag_of = |replica: &Row| {
-            let group = guid(replica, "group_id");
-            ctx.topology.ags.iter().find(|ag| group.is_some() && group.as_deref() == Some(ag.group_id.as_str()))
+            guid(replica, "group_id").and_then(|group| ctx.topology.ag(&group))
         };
         let hosted: Vec<&Row> = if local.is_empty() {
             // No local state rows: fall back to the replicas the merged picture matched to this instance.

@@ -360,7 +360,7 @@ fn convert_row(names: &[String], row: tiberius::Row) -> Row {
         let name = names.get(i).cloned().unwrap_or_else(|| format!("column{}", i + 1));
         map.insert(name, to_json(&value));
     }
-    Row(map)
+    Row::from(map)
 }
 
 /// A column value as the snapshot contract types it (the same as SQL Server's `FOR JSON`).
@@ -426,12 +426,25 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// `decimal`/`numeric` as a JSON number with every digit (and the scale's trailing zeros) kept:
+/// LSNs are numeric(25,0) and exceed 2^63, so no detour through i64 or f64.
 fn numeric(value: i128, scale: u8) -> Value {
-    if scale == 0 {
-        return i64::try_from(value).map_or_else(|_| Value::String(value.to_string()), Value::from);
+    let digits = value.unsigned_abs().to_string();
+    let scale = usize::from(scale);
+    let mut text = String::with_capacity(digits.len() + scale + 3);
+    if value < 0 {
+        text.push('-');
     }
-    let text = format!("{}", value as f64 / 10f64.powi(i32::from(scale)));
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
+    if scale == 0 {
+        text.push_str(&digits);
+    } else {
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        text.push_str(int);
+        text.push('.');
+        text.push_str(frac);
+    }
+    text.parse::<serde_json::Number>().map_or(Value::String(text), Value::Number)
 }
 
 /// `YYYY-MM-DD` from days since 0001-01-01 (proleptic Gregorian).
@@ -479,6 +492,14 @@ mod tests {
         assert_eq!(to_json(&ColumnData::Bit(Some(true))), Value::Bool(true));
         assert_eq!(to_json(&ColumnData::I32(Some(5022))), Value::from(5022));
         assert_eq!(to_json(&ColumnData::U8(Some(3))), Value::from(3));
+        // numeric(25,0) LSNs beyond 2^63 (and beyond u64) stay exact numbers, like small ones.
+        let lsn = |v: i128, scale: u8| to_json(&ColumnData::Numeric(Some(tiberius::numeric::Numeric::new_with_scale(v, scale))));
+        assert_eq!(lsn(41_000_000_152_000_001, 0).to_string(), "41000000152000001");
+        assert_eq!(lsn(9_223_372_036_854_775_808, 0).to_string(), "9223372036854775808");
+        assert_eq!(lsn(99_000_000_152_000_000_001, 0).to_string(), "99000000152000000001");
+        assert!(lsn(99_000_000_152_000_000_001, 0).is_number());
+        assert_eq!(lsn(150, 2).to_string(), "1.50");
+        assert_eq!(lsn(-5, 3).to_string(), "-0.005");
         assert_eq!(to_json(&ColumnData::I64(None)), Value::Null);
         assert_eq!(to_json(&ColumnData::String(Some("CO  ".into()))), Value::from("CO  "));
         assert_eq!(to_json(&ColumnData::Binary(Some(vec![0x01, 0xAB].into()))), Value::from("0x01AB"));

@@ -98,7 +98,7 @@ pub fn remove_where(snap: &mut Snapshot, server: &str, key: &str, filter: impl F
 
 pub fn push_row(snap: &mut Snapshot, server: &str, key: &str, row: Value) {
     let Value::Object(map) = row else { panic!("row must be an object") };
-    rows_mut(snap, server, key).push(Row(map));
+    rows_mut(snap, server, key).push(Row::from(map));
 }
 
 /// Removes a key (= "not collected") from an instance.

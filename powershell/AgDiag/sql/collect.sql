@@ -19,9 +19,12 @@
  * every replica together, as one AG:
  *     agdiag analyze sql1.json sql2.json sql3.json --fix-script fix.sql
  *
- * Differences from `agdiag collect`: no network probes (the `probes` array is empty), and
- * varbinary columns (sid, owner_sid) come as base64 (FOR JSON's format) instead of "0x..." hex;
- * no AgDiag check reads them.
+ * Differences from `agdiag collect`: no network probes (the `probes` array is empty). Values have
+ * the same representation as agdiag collect writes: FOR JSON writes decimal/numeric (LSNs) as
+ * numbers with every digit; varbinary/binary columns (sid, owner_sid, thumbprint ...) would be
+ * base64 in FOR JSON, so every `SELECT * FROM sys.<view>` below is expanded at run time into the
+ * view's column list with each binary column as CONVERT(varchar(max), col, 1), the "0x..." hex
+ * the snapshot contract specifies.
  */
 SET NOCOUNT ON;
 
@@ -90,10 +93,29 @@ END CATCH;
 
 DECLARE @results nvarchar(max) = N'', @errors nvarchar(max) = N'';
 DECLARE @ord int = 1, @key sysname, @sql nvarchar(max), @j nvarchar(max);
+DECLARE @from int, @view nvarchar(300), @cols nvarchar(max);
 WHILE @ord <= (SELECT MAX(ord) FROM @queries)
 BEGIN
     SELECT @key = [key], @sql = [sql] FROM @queries WHERE ord = @ord;
     SET @j = NULL;
+    -- `SELECT * FROM sys.<view>` becomes the view's columns on this version, in order, with every
+    -- varbinary/binary column as "0x..." hex (style 1) under its own name. A view missing on this
+    -- version keeps SELECT * and fails below as before (error 208, recorded in query_errors).
+    SET @from = CHARINDEX(N'SELECT * FROM sys.', @sql);
+    IF @from > 0
+    BEGIN
+        SET @view = SUBSTRING(@sql, @from + 14, CHARINDEX(N' ', @sql + N' ', @from + 14) - (@from + 14));
+        SET @cols = STUFF((
+            SELECT N', ' + CASE WHEN TYPE_NAME(c.system_type_id) IN (N'varbinary', N'binary')
+                               THEN N'CONVERT(varchar(max), ' + QUOTENAME(c.name) + N', 1) AS ' + QUOTENAME(c.name)
+                               ELSE QUOTENAME(c.name) END
+            FROM sys.all_columns AS c
+            WHERE c.object_id = OBJECT_ID(@view)
+            ORDER BY c.column_id
+            FOR XML PATH(''), TYPE).value('.', 'nvarchar(max)'), 1, 2, N'');
+        IF @cols IS NOT NULL
+            SET @sql = STUFF(@sql, @from, 8, N'SELECT ' + @cols);
+    END;
     IF @key = N'errorlog' AND @errorlog_error IS NOT NULL
         SET @errors += CASE WHEN @errors = N'' THEN N'' ELSE N',' END + N'"errorlog":' + @errorlog_error;
     ELSE

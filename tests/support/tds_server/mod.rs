@@ -151,6 +151,9 @@ pub enum SqlType {
     VarBinary,
     /// Addition to the agreed API: `float` (8 bytes), for non-integer JSON numbers.
     Float,
+    /// `numeric(precision, scale)` (NUMERICN), for integers beyond bigint such as LSNs
+    /// (`numeric(25,0)`); takes exact JSON numbers or decimal strings.
+    Numeric(u8, u8),
 }
 
 /// One LOGIN7 the server received (never the password).

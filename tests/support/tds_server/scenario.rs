@@ -257,6 +257,9 @@ fn infer_type(values: &[&Value]) -> SqlType {
     } else if values.iter().all(|value| value.is_i64()) {
         let fits_int = values.iter().filter_map(|value| value.as_i64()).all(|n| i32::try_from(n).is_ok());
         if fits_int { SqlType::Int } else { SqlType::BigInt }
+    } else if values.iter().all(|value| value.is_number() && value.to_string().bytes().all(|b| b.is_ascii_digit() || b == b'-')) {
+        // Integers beyond bigint: numeric(38,0), as SQL Server types LSNs (numeric(25,0)).
+        SqlType::Numeric(38, 0)
     } else if values.iter().all(|value| value.is_number()) {
         SqlType::Float
     } else {

@@ -48,7 +48,41 @@ pub fn write_type_info(out: &mut Vec<u8>, ty: SqlType, plp: bool) {
             out.push(0xA5);
             out.extend_from_slice(&max_length.to_le_bytes());
         }
+        SqlType::Numeric(precision, scale) => out.extend_from_slice(&[0x6C, numeric_length(precision), precision, scale]),
     }
+}
+
+/// Bytes of a NUMERICN value of `precision` digits: the sign byte and the magnitude.
+fn numeric_length(precision: u8) -> u8 {
+    match precision {
+        0..=9 => 5,
+        10..=19 => 9,
+        20..=28 => 13,
+        _ => 17,
+    }
+}
+
+/// The sign byte and little-endian magnitude of an exact decimal at `scale` (digits after the
+/// point beyond `scale` do not fit).
+fn numeric_bytes(value: &Value, precision: u8, scale: u8) -> Option<Vec<u8>> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_string(),
+        _ => return None,
+    };
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((&body, ""));
+    if frac.len() > usize::from(scale) {
+        return None;
+    }
+    let digits = format!("{int}{frac:0<width$}", width = usize::from(scale));
+    let magnitude: u128 = digits.parse().ok()?;
+    let mut bytes = vec![u8::from(!negative)];
+    bytes.extend_from_slice(&magnitude.to_le_bytes()[..usize::from(numeric_length(precision)) - 1]);
+    Some(bytes)
 }
 
 /// Writes one value; NULL for `null` and for values that do not fit the type.
@@ -125,6 +159,7 @@ fn value_bytes(ty: SqlType, value: &Value) -> Option<Vec<u8>> {
         }
         SqlType::UniqueIdentifier => guid_bytes(value.as_str()?),
         SqlType::VarBinary => hex_bytes(value.as_str()?),
+        SqlType::Numeric(precision, scale) => numeric_bytes(value, precision, scale),
     }
 }
 
