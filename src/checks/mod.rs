@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod build_version;
 pub mod endpoint;
 pub mod endpoint_url;
+mod endpoint_facts;
 pub mod errorlog;
 pub mod hadr;
 pub mod health;
@@ -13,6 +14,7 @@ pub mod listener;
 pub mod network;
 pub mod routing;
 pub mod session;
+mod service_account;
 
 pub use run::{CheckRun, Draft, NotEvaluated};
 
