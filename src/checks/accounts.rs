@@ -16,7 +16,7 @@
 use serde_json::{Value, json};
 
 use super::endpoint_facts::{
-    Auth, DEFAULT_ENDPOINT, access, auth, principal_named,
+    Auth, DEFAULT_ENDPOINT, PairAuth, access, auth, pair_auth, principal_named,
 };
 use super::service_account::{Identity, Presented, find_instance, presented, unavailable_reason};
 use super::{Check, CheckInfo, CheckRun, Ctx};
@@ -146,25 +146,26 @@ const PERMISSION_COLUMNS: &[&str] = &[
 // ---------------------------------------------------------------------------------------------
 
 /// Receiving replica A (collected) and partner replica B of one AG.
-struct Pair<'s> {
-    ag: &'s str,
-    a: &'s Instance,
+pub(crate) struct Pair<'s> {
+    pub(crate) ag: &'s str,
+    pub(crate) a: &'s Instance,
     /// A's `replica_server_name`, the `:Connect` target of its fixes.
-    a_name: &'s str,
-    b_name: &'s str,
+    pub(crate) a_name: &'s str,
+    pub(crate) b_name: &'s str,
     /// B's instance, when it is in the snapshot (possibly not connected).
-    b: Option<&'s Instance>,
+    pub(crate) b: Option<&'s Instance>,
     /// The AG's current primary, when known.
-    primary: Option<String>,
+    pub(crate) primary: Option<String>,
 }
 
 impl Pair<'_> {
-    fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         format!("{} -> {} ({})", self.b_name, self.a_name, self.ag)
     }
 }
 
-fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
+/// Every (receiving replica, partner) of every AG; shared with the certificate checks.
+pub(crate) fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
     let mut out = Vec::new();
     for ag in &ctx.topology.ags {
         if ag.row.bit("is_distributed") == Some(true) {
@@ -349,6 +350,32 @@ fn join_and(items: &[String]) -> String {
 fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> {
     let mut cases: Vec<LoginCase<'s>> = Vec::new();
     for pair in pairs(ctx, run) {
+        let endpoint = match mirroring_endpoint(pair.a) {
+            Ok(e) => e,
+            Err(reason) => {
+                run.skip(pair.a_name, reason);
+                continue;
+            }
+        };
+        let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
+        match pair_auth(endpoint, b_endpoint) {
+            PairAuth::Windows => {}
+            PairAuth::Certificate | PairAuth::Incompatible => {
+                // No Windows login is involved: the certificate checks (or endpoint.auth_incompatible) judge the pair.
+                run.evaluated();
+                continue;
+            }
+            PairAuth::Either => {
+                run.skip(
+                    &pair.subject(),
+                    format!(
+                        "both {} and {} accept certificate and Windows authentication; which one the handshake uses cannot be told from the catalog",
+                        pair.b_name, pair.a_name
+                    ),
+                );
+                continue;
+            }
+        }
         let presented = match presented(pair.b_name, pair.b) {
             Ok(p) => p,
             Err(reason) => {
@@ -366,17 +393,6 @@ fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> 
                 continue;
             }
         };
-        let endpoint = match mirroring_endpoint(pair.a) {
-            Ok(e) => e,
-            Err(reason) => {
-                run.skip(pair.a_name, reason);
-                continue;
-            }
-        };
-        if let Some(reason) = windows_auth_not_used(&pair, endpoint) {
-            run.skip(&pair.subject(), reason);
-            continue;
-        }
         let partner = Partner {
             ag: pair.ag,
             replica: pair.b_name,
@@ -397,30 +413,6 @@ fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> 
         }
     }
     cases
-}
-
-/// Why the pair does not authenticate with Windows authentication, if it does not.
-fn windows_auth_not_used(pair: &Pair<'_>, a_endpoint: Option<&Row>) -> Option<String> {
-    let a_auth = a_endpoint.map(auth).unwrap_or(Auth { windows: true, cert: false });
-    if !a_auth.windows {
-        return Some(format!(
-            "{}'s endpoint accepts CERTIFICATE authentication only: {} authenticates with a certificate, not with its service account's Windows login (certificate logins are not checked here)",
-            pair.a_name, pair.b_name
-        ));
-    }
-    let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
-    let b_auth = b_endpoint.map(auth);
-    match b_auth {
-        Some(b) if !b.windows => Some(format!(
-            "{}'s endpoint uses CERTIFICATE authentication only, so it presents no Windows login (a Windows-only endpoint on {} cannot accept it: see endpoint.auth_incompatible)",
-            pair.b_name, pair.a_name
-        )),
-        Some(b) if b.cert && a_auth.cert => Some(format!(
-            "both {} and {} accept certificate and Windows authentication; which one the handshake uses cannot be told from the catalog",
-            pair.b_name, pair.a_name
-        )),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -790,13 +782,6 @@ fn certificate_required(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     // One finding per (A, B): a local account is specific to its machine.
     let mut seen: Vec<(String, String)> = Vec::new();
     for pair in pairs(ctx, run) {
-        let presented = match presented(pair.b_name, pair.b) {
-            Ok(p) => p,
-            Err(reason) => {
-                run.skip(&pair.subject(), reason);
-                continue;
-            }
-        };
         let endpoint = match mirroring_endpoint(pair.a) {
             Ok(e) => e,
             Err(reason) => {
@@ -804,16 +789,23 @@ fn certificate_required(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 continue;
             }
         };
+        let a_auth = endpoint.map(auth).unwrap_or(Auth { windows: true, cert: false });
+        let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
+        if a_auth.cert || b_endpoint.map(auth).is_some_and(|b| !b.windows) {
+            // Already accepts certificates (the certificate checks judge them), or a certificate-only
+            // partner vs a Windows-only endpoint (endpoint.auth_incompatible): the account does not matter.
+            run.evaluated();
+            continue;
+        }
+        let presented = match presented(pair.b_name, pair.b) {
+            Ok(p) => p,
+            Err(reason) => {
+                run.skip(&pair.subject(), reason);
+                continue;
+            }
+        };
         run.evaluated();
         let Identity::LocalOnly { why } = &presented.identity else { continue };
-        let a_auth = endpoint.map(auth).unwrap_or(Auth { windows: true, cert: false });
-        if a_auth.cert {
-            continue; // already accepts certificates
-        }
-        let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
-        if b_endpoint.map(auth).is_some_and(|b| !b.windows) {
-            continue; // certificate-only partner vs Windows-only endpoint: endpoint.auth_incompatible
-        }
         let key = (pair.a_name.to_lowercase(), pair.b_name.to_lowercase());
         if seen.contains(&key) {
             continue;

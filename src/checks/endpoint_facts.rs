@@ -40,6 +40,36 @@ pub(crate) fn auth(row: &Row) -> Auth {
     }
 }
 
+/// How a partner B authenticates to a receiving replica A's endpoint, from both endpoints' settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PairAuth {
+    /// B's service account's Windows login (A has no endpoint yet: the one `endpoint.missing`
+    /// creates uses Windows authentication).
+    Windows,
+    /// B's endpoint certificate, which A must hold and map to a login.
+    Certificate,
+    /// Both accept both: which one the handshake uses cannot be told from the catalog.
+    Either,
+    /// No common method (`endpoint.auth_incompatible` reports it).
+    Incompatible,
+}
+
+/// `b_endpoint` is `None` when B's endpoint is unknown (not collected): judged by A's alone.
+pub(crate) fn pair_auth(a_endpoint: Option<&Row>, b_endpoint: Option<&Row>) -> PairAuth {
+    let Some(a) = a_endpoint.map(auth) else { return PairAuth::Windows };
+    let b = b_endpoint.map(auth);
+    match (a.windows, a.cert, b) {
+        (_, true, Some(b)) if b.cert && !b.windows => PairAuth::Certificate,
+        (false, true, Some(b)) if b.cert => PairAuth::Certificate,
+        (false, true, Some(_)) => PairAuth::Incompatible,
+        (false, true, None) => PairAuth::Certificate,
+        (true, _, Some(b)) if !b.cert && !b.windows => PairAuth::Incompatible,
+        (true, false, Some(b)) if !b.windows => PairAuth::Incompatible,
+        (true, true, Some(b)) if b.cert => PairAuth::Either,
+        _ => PairAuth::Windows,
+    }
+}
+
 // Who may CONNECT to the endpoint
 
 pub(crate) fn principal_named<'s>(principals: &'s [Row], login: &str) -> Option<&'s Row> {

@@ -4,6 +4,7 @@ mod run;
 
 pub mod accounts;
 pub mod build_version;
+pub mod certificate_auth;
 pub mod endpoint;
 pub mod endpoint_url;
 mod endpoint_facts;
@@ -91,6 +92,7 @@ pub fn catalog() -> Vec<&'static Check> {
     [
         hadr::CHECKS,
         accounts::CHECKS,
+        certificate_auth::CHECKS,
         endpoint::CHECKS,
         endpoint_url::CHECKS,
         network::CHECKS,

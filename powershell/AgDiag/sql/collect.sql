@@ -20,8 +20,8 @@
  *     agdiag analyze sql1.json sql2.json sql3.json --fix-script fix.sql
  *
  * Differences from `agdiag collect`: no network probes (the `probes` array is empty), and
- * varbinary columns (sid, owner_sid) come as base64 (FOR JSON's format) instead of "0x..." hex;
- * no AgDiag check reads them.
+ * varbinary columns (sid, owner_sid, thumbprint) come as base64 (FOR JSON's format) instead of
+ * "0x..." hex; the checks that compare them (certificate thumbprints, login SIDs) accept both.
  */
 SET NOCOUNT ON;
 
@@ -62,8 +62,10 @@ INSERT INTO @queries (ord, [key], [sql]) VALUES
 (17, N'dm_hadr_database_replica_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_database_replica_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (18, N'dm_hadr_cluster', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (19, N'dm_hadr_cluster_members', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster_members FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(20, N'certificates', N'SELECT @j = (SELECT * FROM master.sys.certificates FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(21, N'database_principals', N'SELECT @j = (SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 -- sys.sp_readerrorlog 0, 1 (current log, SQL Server log) is read into #agdiag_errorlog below.
-(20, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)');
+(22, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)');
 
 -- The error log, filtered to what AG troubleshooting needs (the same filter as agdiag collect).
 CREATE TABLE #agdiag_errorlog (LogDate datetime NULL, ProcessInfo nvarchar(64) NULL, [Text] nvarchar(max) NULL);
