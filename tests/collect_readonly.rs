@@ -138,3 +138,15 @@ fn collect_sql_names_every_key_and_only_reads() {
         assert!(line.contains("@queries") || line.contains("#agdiag_errorlog"), "writes outside its own temp objects: {line}");
     }
 }
+
+#[test]
+fn certificate_keys_read_masters_catalog_only() {
+    let statements = all_statements();
+    let sql = |key: &str| statements.iter().find(|(k, _)| *k == key).map(|(_, s)| *s).unwrap_or_else(|| panic!("no statement for {key}"));
+    // The endpoint handshake looks certificates and their owners up in master, whatever the login's default database.
+    assert_eq!(sql(keys::CERTIFICATES), "SELECT * FROM master.sys.certificates;");
+    assert_eq!(sql(keys::DATABASE_PRINCIPALS), "SELECT N'master' AS database_name, * FROM master.sys.database_principals;");
+    let script = include_str!("../powershell/AgDiag/sql/collect.sql");
+    assert!(script.contains("FROM master.sys.certificates FOR JSON PATH"));
+    assert!(script.contains("SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH"));
+}
