@@ -205,3 +205,124 @@ fn linux_ag_collected_by_collect_sql_base64_varbinary_is_still_healthy() {
         &["accounts.partner_certificate_missing", "accounts.certificate_login_missing", "accounts.certificate_connect_missing"],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Contained AG (SQL Server 2022)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn contained_ag_with_its_own_master_and_msdb_is_healthy() {
+    assert_healthy("contained-2022.json");
+}
+
+#[test]
+fn contained_ags_msdb_not_synchronizing_is_reported_like_any_database() {
+    let mut snap = fixture("contained-2022.json");
+    let sql2_msdb = |r: &Row| r.int("database_id") == Some(7) && r.str("replica_id") == Some("2C1E6CAF-4D3B-4081-8E72-1B9F3D5C8A02");
+    for server in ["SQL1", "SQL2"] {
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2_msdb, "synchronization_state", json!(0));
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2_msdb, "synchronization_state_desc", json!("NOT SYNCHRONIZING"));
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2_msdb, "synchronization_health", json!(0));
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2_msdb, "synchronization_health_desc", json!("NOT_HEALTHY"));
+    }
+    let report = run(snap);
+    let found = findings_of(&report, "health.synchronization");
+    assert!(!found.is_empty(), "{:#?}", report.findings);
+    assert!(found.iter().all(|f| f.replica.as_deref() == Some("SQL2")), "{found:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Basic AG (Standard edition)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn basic_ag_without_readable_secondary_or_routing_is_healthy() {
+    let report = assert_healthy("basic-2-replica.json");
+    for f in &report.findings {
+        assert!(!f.check.starts_with("routing."), "a basic AG cannot route: {f:#?}");
+    }
+    assert_all_pass(&report, &["routing.url_missing", "routing.no_list", "routing.url_unreachable", "routing.target_not_readable"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// FCI replicas
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn fci_replicas_named_by_their_virtual_network_name_are_healthy() {
+    let report = assert_healthy("fci-replicas.json");
+    assert_all_pass(&report, &["endpoint_url.wrong_host", "routing.url_wrong_host", "accounts.login_missing"]);
+}
+
+#[test]
+fn fci_endpoint_url_naming_the_active_node_instead_of_the_vnn_is_reported() {
+    let mut snap = fixture("fci-replicas.json");
+    let fci1 = |r: &Row| r.str("replica_server_name") == Some("SQLFCI1");
+    for server in ["SQLFCI1", "SQLFCI2", "SQL3"] {
+        set_where(&mut snap, server, "availability_replicas", fci1, "endpoint_url", json!("TCP://node1b.contoso.com:5022"));
+    }
+    let report = run(snap);
+    let f = single(&report, "endpoint_url.wrong_host");
+    assert_eq!(f.replica.as_deref(), Some("SQLFCI1"));
+    assert!(f.message.to_lowercase().contains("node1b"), "{}", f.message);
+    assert!(f.fix_steps.iter().any(|s| s.text.contains("TCP://sqlfci1.contoso.com:5022")), "{:#?}", f.fix_steps);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Named instances on a static non-default port
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn named_instances_on_static_port_1450_are_healthy() {
+    let report = assert_healthy("named-instances-static-port.json");
+    assert_all_pass(&report, &["routing.url_port_not_tsql", "routing.url_mirroring_port", "endpoint.port_mismatch", "accounts.login_missing"]);
+}
+
+#[test]
+fn named_instance_routing_url_on_the_default_port_is_reported() {
+    let mut snap = fixture("named-instances-static-port.json");
+    let sql2 = |r: &Row| r.str("replica_server_name") == Some("SQL2\\INST1");
+    for server in ["SQL1\\INST1", "SQL2\\INST1", "SQL3\\INST1"] {
+        set_where(&mut snap, server, "availability_replicas", sql2, "read_only_routing_url", json!("TCP://sql2.contoso.com:1433"));
+    }
+    let report = run(snap);
+    let f = single(&report, "routing.url_port_not_tsql");
+    assert_eq!(f.replica.as_deref(), Some("SQL2\\INST1"));
+    assert!(f.message.contains("1450"), "{}", f.message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL Server 2012 to 2022: each version's own column set
+// ---------------------------------------------------------------------------------------------
+
+const VERSIONS: &[&str] =
+    &["version-2012.json", "version-2014.json", "version-2016.json", "version-2017.json", "version-2019.json", "version-2022.json"];
+
+#[test]
+fn every_major_version_from_2012_to_2022_is_healthy() {
+    for name in VERSIONS {
+        let report = assert_healthy(name);
+        for check in &report.checks {
+            // Only the build table, which starts at SQL Server 2016, may be unable to judge.
+            if check.check != "build.outdated" {
+                assert_ne!(check.status, agdiag::checks::CheckStatus::NotEvaluated, "{name}: {check:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn versions_before_2017_lack_cluster_type_and_are_judged_as_wsfc_ags() {
+    let snap = fixture("version-2014.json");
+    let ag = &snap.instances[0].results["availability_groups"][0];
+    assert!(ag.get("cluster_type").is_none() && ag.get("is_distributed").is_none() && ag.get("basic_features").is_none());
+    let replica = &snap.instances[0].results["availability_replicas"][0];
+    assert!(replica.get("seeding_mode").is_none() && replica.get("read_write_routing_url").is_none());
+    // Without quorum a WSFC AG is down: with no cluster_type column the AG is still a WSFC AG.
+    let mut snap = fixture("version-2014.json");
+    for server in ["SQL1", "SQL2", "SQL3"] {
+        rows_mut(&mut snap, server, "dm_hadr_cluster").clear();
+    }
+    let report = run(snap);
+    assert!(!findings_of(&report, "hadr.no_cluster").is_empty(), "{:#?}", report.findings);
+}
