@@ -326,3 +326,30 @@ fn versions_before_2017_lack_cluster_type_and_are_judged_as_wsfc_ags() {
     let report = run(snap);
     assert!(!findings_of(&report, "hadr.no_cluster").is_empty(), "{:#?}", report.findings);
 }
+
+#[test]
+fn linux_without_a_domain_name_needs_no_service_account_judgement() {
+    // DEFAULT_DOMAIN() carries no domain on a Linux host: with certificate endpoints the service
+    // account never reaches a partner, so the accounts checks still judge every pair.
+    let mut snap = linux();
+    set_everywhere(&mut snap, "server_properties", |_| true, "DEFAULT_DOMAIN()", json!(null));
+    let report = run(snap);
+    assert!(complaints(&report).is_empty(), "{:#?}", complaints(&report));
+    assert_all_pass(&report, &["accounts.mixed_service_accounts", "accounts.certificate_required", "accounts.login_missing", "endpoint.owner"]);
+}
+
+#[test]
+fn snapshot_from_before_the_certificate_keys_is_not_evaluated_not_failed() {
+    let mut snap = linux();
+    for inst in snap.instances.iter_mut() {
+        inst.results.remove("certificates");
+        inst.results.remove("database_principals");
+    }
+    let report = run(snap);
+    assert!(complaints(&report).is_empty(), "{:#?}", complaints(&report));
+    for check in ["accounts.partner_certificate_missing", "accounts.certificate_login_missing", "accounts.certificate_connect_missing"] {
+        assert_eq!(status_of(&report, check), agdiag::checks::CheckStatus::NotEvaluated, "{check}");
+        let gaps = not_evaluated_on(&report, check);
+        assert!(gaps.iter().all(|(_, why)| why.contains("certificates")), "{check}: {gaps:?}");
+    }
+}

@@ -889,6 +889,18 @@ fn mixed_service_accounts(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if ag.row.bit("is_distributed") == Some(true) {
             continue;
         }
+        // Endpoints that authenticate with certificates only: no service account reaches a partner.
+        let certificate_only = ag.replicas.iter().all(|r| {
+            let inst = match r.instance {
+                Some(i) => Some(&ctx.snapshot.instances[i]),
+                None => find_instance(ctx, r.server_name),
+            };
+            inst.and_then(|i| mirroring_endpoint(i).ok().flatten()).map(auth).is_some_and(|a| a.cert && !a.windows)
+        });
+        if certificate_only {
+            run.evaluated();
+            continue;
+        }
         let mut known: Vec<(&str, Presented<'_>)> = Vec::new();
         for r in &ag.replicas {
             let inst = match r.instance {
