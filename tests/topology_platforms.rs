@@ -353,3 +353,21 @@ fn snapshot_from_before_the_certificate_keys_is_not_evaluated_not_failed() {
         assert!(gaps.iter().all(|(_, why)| why.contains("certificates")), "{check}: {gaps:?}");
     }
 }
+
+#[test]
+fn a_2012_secondary_not_synchronizing_is_found_without_the_columns_added_later() {
+    // SQL Server 2012 has no is_primary_replica (2014) nor secondary_lag_seconds (2016).
+    let mut snap = fixture("version-2012.json");
+    let sql2 = |r: &Row| r.str("replica_id") == Some("2C1E6CAF-4D3B-4081-8E72-1B9F3D5C8A02");
+    assert!(rows_mut(&mut snap, "SQL1", "dm_hadr_database_replica_states").iter().all(|r| r.get("is_primary_replica").is_none()));
+    for server in ["SQL1", "SQL2"] {
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2, "synchronization_state", json!(0));
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2, "synchronization_state_desc", json!("NOT SYNCHRONIZING"));
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2, "synchronization_health", json!(0));
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", sql2, "synchronization_health_desc", json!("NOT_HEALTHY"));
+    }
+    let report = run(snap);
+    let found = findings_of(&report, "health.synchronization");
+    assert!(!found.is_empty(), "{:#?}", report.findings);
+    assert!(found.iter().all(|f| f.replica.as_deref() == Some("SQL2")), "{found:#?}");
+}
