@@ -799,7 +799,8 @@ fn url_unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     let probes: Vec<_> = ctx.snapshot.probes.iter().filter(|p| p.purpose.eq_ignore_ascii_case("routing")).collect();
     if probes.is_empty() {
         // No routing URL (a basic AG, or no readable secondaries): nothing to probe, nothing missing.
-        if ctx.topology.ags.iter().any(|ag| ag.replicas.iter().any(|r| routing_url(r).is_some())) {
+        let ags = &ctx.topology.ags;
+        if ags.is_empty() || ags.iter().any(|ag| ag.replicas.iter().any(|r| routing_url(r).is_some())) {
             run.skip("probes", "the snapshot has no routing probes (collected without probing, or offline)");
         } else {
             run.evaluated();
