@@ -89,8 +89,11 @@ fn linux_partner_certificate_missing_in_master_is_an_error_on_each_receiving_rep
     assert_eq!(f.evidence["partner_certificate"]["certificate_id"], json!(257));
     assert_eq!(f.evidence["certificates"], json!(null));
     let text: Vec<&str> = f.fix_steps.iter().map(|s| s.text.as_str()).collect();
-    assert!(text[0].contains("BACKUP CERTIFICATE [sql3_certificate] TO FILE"), "{text:?}");
-    assert!(text[1].contains("CREATE CERTIFICATE [sql3_certificate] AUTHORIZATION"), "{text:?}");
+    assert!(text[0].contains("BACKUP CERTIFICATE [sql3_certificate] TO FILE = N'<path>/sql3_certificate.cer';"), "{text:?}");
+    assert!(text[1].contains("CREATE USER [SQL3_user] FOR LOGIN [SQL3_login];"), "{text:?}");
+    assert!(text[1].contains("CREATE CERTIFICATE [sql3_certificate] AUTHORIZATION [SQL3_user] FROM FILE"), "{text:?}");
+    assert_eq!(text[2], "GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [SQL3_login];");
+    assert!(!f.fix_steps[0].text.is_empty() && f.fix_steps[0].target == "SQL3" && f.fix_steps[1].target == f.instance.clone().unwrap());
     // Nothing else is blamed for it: the logins and grants of the shared certificate are fine.
     assert_none(&report, "accounts.certificate_login_missing");
     assert_none(&report, "accounts.certificate_connect_missing");

@@ -389,37 +389,50 @@ fn partner_certificate_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             }
         };
         let path = format!("<path>/{}.cer", cert.replace(['\\', '/', '\'', '"'], "_"));
-        let create = format!(
-            "On {a}, create {b}'s certificate from that file, owned by a user mapped to a login (the replica's own endpoint \
-             certificate, if it is the same shared certificate, needs no second copy):\n\
-             USE [master];\n\
-             CREATE CERTIFICATE {c} AUTHORIZATION <user mapped to a login> FROM FILE = {p};{drop}",
-            c = tsql::ident(&cert).unwrap_or_else(|| cert.clone()),
-            p = tsql::literal(&path),
-            drop = if impostor.is_some() { "\n-- first DROP CERTIFICATE the stale one (it must not be used by the local endpoint)" } else { "" },
-        );
-        let mut fixes = vec![
+        let (login, user) = proposed_names(b);
+        let name = |n: &str| tsql::ident(n).unwrap_or_else(|| n.to_string());
+        let fixes = vec![
             FixStep::manual(
                 b,
                 Phase::CreateLogin,
                 format!(
                     "On {b}, export the public key of its endpoint certificate and copy the file to {a}:\n\
                      USE [master];\nBACKUP CERTIFICATE {} TO FILE = {};",
-                    tsql::ident(&cert).unwrap_or_else(|| cert.clone()),
+                    name(&cert),
                     tsql::literal(&path)
                 ),
             ),
-            FixStep::manual(a, Phase::CreateLogin, create),
+            FixStep::manual(
+                a,
+                Phase::CreateLogin,
+                format!(
+                    "On {a}, create a login and a user in master for {b}'s certificate, then the certificate from the file, \
+                     owned by that user (pick your own strong password; it is never used to log in):\n\
+                     USE [master];\n\
+                     CREATE LOGIN {l} WITH PASSWORD = '<strong password>';\n\
+                     CREATE USER {u} FOR LOGIN {l};{drop}\n\
+                     CREATE CERTIFICATE {c} AUTHORIZATION {u} FROM FILE = {p};",
+                    l = name(&login),
+                    u = name(&user),
+                    c = name(&cert),
+                    p = tsql::literal(&path),
+                    drop = if impostor.is_some() {
+                        "\n-- a certificate with this issuer and serial number is already in master: DROP CERTIFICATE it first (it must not be the local endpoint's)"
+                    } else {
+                        ""
+                    },
+                ),
+            ),
+            sql_or_manual(a, Phase::GrantConnect, statements::grant_connect(case.endpoint_name(), &login), "grant CONNECT on the endpoint to the login"),
         ];
-        fixes.extend(map_steps(&case, &cert).into_iter().filter(|s| s.phase == Phase::GrantConnect));
         run.finding(Severity::Error, format!("{cert} ({b})"))
             .instance(a)
             .ag(case.ag)
             .replica(b)
             .message(format!(
-                "{b}'s database mirroring endpoint authenticates with certificate [{cert}], and {what}. {b} cannot connect \
-                 to {a} and stays DISCONNECTED in availability group {} whenever {a} is the primary (secondaries connect \
-                 only to the primary).",
+                "{b}'s database mirroring endpoint authenticates with certificate [{cert}], and {what}. {b} cannot \
+                 authenticate to {a}: whenever one of the two is the primary (the primary and each secondary connect to \
+                 each other's endpoint), the secondary stays DISCONNECTED in availability group {}.",
                 case.ag
             ))
             .evidence(evidence)
@@ -476,8 +489,8 @@ fn certificate_login_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .replica(b)
             .message(format!(
                 "{a} holds {b}'s endpoint certificate [{cert}], but {why}. The endpoint authenticates {b} as the login its \
-                 certificate maps to; with none, the handshake is refused and {b} stays DISCONNECTED in availability group \
-                 {} whenever {a} is the primary.",
+                 certificate maps to; with none, the handshake is refused, and whenever one of the two is the primary the \
+                 secondary stays DISCONNECTED in availability group {}.",
                 case.ag
             ))
             .evidence(evidence)
@@ -536,7 +549,8 @@ fn certificate_connect_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .message(format!(
                 "{b} authenticates to {a} with certificate [{cert}], which {a} maps to login {login} ({}), and {login} \
                  {state}. The handshake fails with error 28034 (\"The login '{login}' does not have CONNECT permission on \
-                 the endpoint\") and {b} stays DISCONNECTED in availability group {} whenever {a} is the primary.",
+                 the endpoint\") and whenever one of the two is the primary the secondary stays DISCONNECTED in availability \
+                 group {}.",
                 mapping.how, case.ag
             ))
             .evidence(evidence)
