@@ -90,9 +90,9 @@ fn linux_partner_certificate_missing_in_master_is_an_error_on_each_receiving_rep
     assert_eq!(f.evidence["certificates"], json!(null));
     let text: Vec<&str> = f.fix_steps.iter().map(|s| s.text.as_str()).collect();
     assert!(text[0].contains("BACKUP CERTIFICATE [sql3_certificate] TO FILE = N'<path>/sql3_certificate.cer';"), "{text:?}");
-    assert!(text[1].contains("CREATE USER [SQL3_user] FOR LOGIN [SQL3_login];"), "{text:?}");
-    assert!(text[1].contains("CREATE CERTIFICATE [sql3_certificate] AUTHORIZATION [SQL3_user] FROM FILE"), "{text:?}");
-    assert_eq!(text[2], "GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [SQL3_login];");
+    assert!(text[1].contains("CREATE USER [sql3_certificate_user] FOR LOGIN [sql3_certificate_login];"), "{text:?}");
+    assert!(text[1].contains("CREATE CERTIFICATE [sql3_certificate] AUTHORIZATION [sql3_certificate_user] FROM FILE"), "{text:?}");
+    assert_eq!(text[2], "GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [sql3_certificate_login];");
     assert!(!f.fix_steps[0].text.is_empty() && f.fix_steps[0].target == "SQL3" && f.fix_steps[1].target == f.instance.clone().unwrap());
     // Nothing else is blamed for it: the logins and grants of the shared certificate are fine.
     assert_none(&report, "accounts.certificate_login_missing");
@@ -105,10 +105,10 @@ fn linux_recreated_certificate_with_same_issuer_and_serial_is_error_28045() {
     set_where(&mut snap, "SQL2", "certificates", is_cert, "thumbprint", json!("0xFFFF1A9E3B7D2C8F4E0A6B1D9C3E7F2A8B4D6E0C"));
     let report = run(snap);
     let found = findings_of(&report, "accounts.partner_certificate_missing");
-    // SQL2 no longer holds SQL1's and SQL3's certificate; SQL1 and SQL3 do not hold SQL2's.
-    assert_eq!(found.len(), 4, "{found:#?}");
+    // SQL2 no longer holds the certificate SQL1 and SQL3 share (one finding); SQL1 and SQL3 do not hold SQL2's.
+    assert_eq!(found.len(), 3, "{found:#?}");
     let on_sql2: Vec<_> = found.iter().filter(|f| f.instance.as_deref() == Some("SQL2")).collect();
-    assert_eq!(on_sql2.len(), 2);
+    assert_eq!(on_sql2.len(), 1);
     assert!(on_sql2[0].message.contains("28045"), "{}", on_sql2[0].message);
     assert_eq!(on_sql2[0].evidence["certificates"]["name"], json!("dbm_certificate"));
 }
@@ -120,7 +120,10 @@ fn linux_certificate_owner_without_login_is_an_error() {
     remove_where(&mut snap, "SQL2", "server_principals", is_name("name", "dbm_login"));
     let report = run(snap);
     let found = findings_of(&report, "accounts.certificate_login_missing");
-    assert_eq!(found.len(), 2, "{found:#?}");
+    // SQL1 and SQL3 present the same shared certificate: one finding, one fix.
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].evidence["presented_by"], json!(["SQL1", "SQL3"]));
+    assert!(found[0].message.contains("SQL1 and SQL3 present to its endpoint"), "{}", found[0].message);
     for f in &found {
         assert_eq!(f.instance.as_deref(), Some("SQL2"));
         assert_severity(f, Severity::Error);
@@ -141,7 +144,7 @@ fn linux_certificate_login_without_connect_is_an_error_with_the_grant() {
     remove_where(&mut snap, "SQL3", "server_permissions", |p| p.int("major_id") == Some(65536));
     let report = run(snap);
     let found = findings_of(&report, "accounts.certificate_connect_missing");
-    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found.len(), 1, "{found:#?}");
     for f in &found {
         assert_eq!(f.instance.as_deref(), Some("SQL3"));
         assert!(f.message.contains("dbm_login") && f.message.contains("neither CONNECT nor CONTROL"), "{}", f.message);
@@ -161,7 +164,7 @@ fn linux_certificate_login_denied_connect_is_an_error_with_revoke_then_grant() {
     set_where(&mut snap, "SQL2", "server_permissions", |p| p.int("major_id") == Some(65536), "state_desc", json!("DENY"));
     let report = run(snap);
     let found = findings_of(&report, "accounts.certificate_connect_missing");
-    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found.len(), 1, "{found:#?}");
     let text: Vec<&str> = found[0].fix_steps.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(
         text,
@@ -373,4 +376,22 @@ fn a_2012_secondary_not_synchronizing_is_found_without_the_columns_added_later()
     let found = findings_of(&report, "health.synchronization");
     assert!(!found.is_empty(), "{:#?}", report.findings);
     assert!(found.iter().all(|f| f.replica.as_deref() == Some("SQL2")), "{found:#?}");
+}
+
+#[test]
+fn linux_fix_script_grants_on_the_receiving_replica_and_keeps_file_steps_manual() {
+    let mut snap = linux();
+    remove_where(&mut snap, "SQL3", "server_permissions", |p| p.int("major_id") == Some(65536));
+    remove_where(&mut snap, "SQL2", "server_principals", is_name("name", "dbm_login"));
+    let report = run(snap);
+    let script = report.fix_script(&agdiag::fix::ScriptOptions::default());
+    let sql3 = script.find(":Connect SQL3").unwrap_or_else(|| panic!("{script}"));
+    assert!(script[sql3..].contains("GRANT CONNECT ON ENDPOINT::[Hadr_endpoint] TO [dbm_login];"), "{script}");
+    // The password is the DBA's to choose: CREATE LOGIN stays a commented manual step.
+    assert!(script.contains("--   CREATE LOGIN [dbm_certificate_login] WITH PASSWORD = '<strong password>';"), "{script}");
+    assert!(script.contains("ALTER AUTHORIZATION ON CERTIFICATE::[dbm_certificate] TO [dbm_certificate_user];"), "{script}");
+    assert_eq!(script.matches("ALTER AUTHORIZATION ON CERTIFICATE::").count(), 1, "one owner per certificate: {script}");
+    for line in script.lines().filter(|l| l.contains("WITH PASSWORD")) {
+        assert!(line.trim_start().starts_with("--"), "a password placeholder must never be executable: {line}");
+    }
 }

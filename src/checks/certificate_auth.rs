@@ -164,7 +164,10 @@ struct CertCase<'s> {
     ag: &'s str,
     a: &'s Instance,
     a_name: &'s str,
+    /// The first partner presenting the certificate (the finding's replica).
     b_name: &'s str,
+    /// Every partner presenting this certificate to A (a shared certificate: several).
+    partners: Vec<&'s str>,
     a_endpoint: &'s Row,
     b_endpoint: &'s Row,
     /// B's endpoint certificate, from B's own `certificates`.
@@ -174,6 +177,13 @@ struct CertCase<'s> {
 }
 
 impl CertCase<'_> {
+    /// "SQL1", "SQL1 and SQL3".
+    fn who(&self) -> String {
+        match self.partners.len() {
+            0 | 1 => self.b_name.to_string(),
+            n => format!("{} and {}", self.partners[..n - 1].join(", "), self.partners[n - 1]),
+        }
+    }
     fn cert_name(&self) -> &str {
         self.b_cert.str("name").unwrap_or("?")
     }
@@ -195,6 +205,7 @@ impl CertCase<'_> {
         json!({
             "ag": self.ag,
             "replica": self.b_name,
+            "presented_by": self.partners,
             "partner_database_mirroring_endpoints": self.b_endpoint.pick(ENDPOINT_COLUMNS),
             "partner_certificate": self.b_cert.pick(CERT_COLUMNS),
             "database_mirroring_endpoints": self.a_endpoint.pick(ENDPOINT_COLUMNS),
@@ -231,7 +242,7 @@ fn cert_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<CertCase<'s>> {
                 continue;
             }
         }
-        if cases.iter().any(|c| std::ptr::eq(c.a, pair.a) && c.b_name.eq_ignore_ascii_case(pair.b_name)) {
+        if cases.iter().any(|c| std::ptr::eq(c.a, pair.a) && c.partners.iter().any(|p| p.eq_ignore_ascii_case(pair.b_name))) {
             continue;
         }
         let Some(b_endpoint) = b_endpoint else {
@@ -240,6 +251,13 @@ fn cert_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<CertCase<'s>> {
         };
         match partner_certificate(&pair, b_endpoint) {
             Ok(b_cert) => {
+                // One case per (A, certificate): partners sharing a certificate share its fix.
+                if let Some(case) = cases.iter_mut().find(|c| {
+                    std::ptr::eq(c.a, pair.a) && same_bytes(c.b_cert.str("thumbprint"), b_cert.str("thumbprint"))
+                }) {
+                    case.partners.push(pair.b_name);
+                    continue;
+                }
                 let a_certs = match pair.a.rows(keys::CERTIFICATES) {
                     Ok(rows) => rows,
                     Err(why) => {
@@ -252,6 +270,7 @@ fn cert_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<CertCase<'s>> {
                     a: pair.a,
                     a_name: pair.a_name,
                     b_name: pair.b_name,
+                    partners: vec![pair.b_name],
                     a_endpoint,
                     b_endpoint,
                     b_cert,
@@ -324,15 +343,16 @@ fn sql_or_manual(target: &str, phase: Phase, sql: Option<String>, what: &str) ->
     }
 }
 
-/// Login and user names AgDiag proposes for a partner's certificate: `<partner>_login` / `_user`.
-fn proposed_names(b_name: &str) -> (String, String) {
-    let base: String = b_name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+/// Login and user names AgDiag proposes for a partner's certificate: `<certificate>_login` / `_user`
+/// (one pair per certificate: a shared certificate has one owner).
+fn proposed_names(cert_name: &str) -> (String, String) {
+    let base: String = cert_name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     (format!("{base}_login"), format!("{base}_user"))
 }
 
 /// The documented inbound setup, from a login to CONNECT, for a certificate already in master.
 fn map_steps(case: &CertCase<'_>, cert_name: &str) -> Vec<FixStep> {
-    let (login, user) = proposed_names(case.b_name);
+    let (login, user) = proposed_names(cert_name);
     let a = case.a_name;
     vec![
         FixStep::manual(
@@ -341,7 +361,7 @@ fn map_steps(case: &CertCase<'_>, cert_name: &str) -> Vec<FixStep> {
             format!(
                 "Create a login for {b}'s certificate (a SQL login whose password is never used to log in; pick your own strong password):\n\
                  CREATE LOGIN {l} WITH PASSWORD = '<strong password>';",
-                b = case.b_name,
+                b = case.who(),
                 l = tsql::ident(&login).unwrap_or_else(|| login.clone()),
             ),
         ),
@@ -367,6 +387,7 @@ fn partner_certificate_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             continue;
         }
         let (a, b, cert) = (case.a_name, case.b_name, case.cert_name().to_string());
+        let (who, s) = (case.who(), if case.partners.len() > 1 { "" } else { "s" });
         let mut evidence = case.evidence();
         let impostor = case.impostor();
         let what = match impostor {
@@ -389,7 +410,7 @@ fn partner_certificate_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             }
         };
         let path = format!("<path>/{}.cer", cert.replace(['\\', '/', '\'', '"'], "_"));
-        let (login, user) = proposed_names(b);
+        let (login, user) = proposed_names(&cert);
         let name = |n: &str| tsql::ident(n).unwrap_or_else(|| n.to_string());
         let fixes = vec![
             FixStep::manual(
@@ -406,7 +427,7 @@ fn partner_certificate_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 a,
                 Phase::CreateLogin,
                 format!(
-                    "On {a}, create a login and a user in master for {b}'s certificate, then the certificate from the file, \
+                    "On {a}, create a login and a user in master for certificate {cert_text}, then the certificate from the file, \
                      owned by that user (pick your own strong password; it is never used to log in):\n\
                      USE [master];\n\
                      CREATE LOGIN {l} WITH PASSWORD = '<strong password>';\n\
@@ -415,6 +436,7 @@ fn partner_certificate_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     l = name(&login),
                     u = name(&user),
                     c = name(&cert),
+                    cert_text = name(&cert),
                     p = tsql::literal(&path),
                     drop = if impostor.is_some() {
                         "\n-- a certificate with this issuer and serial number is already in master: DROP CERTIFICATE it first (it must not be the local endpoint's)"
@@ -430,8 +452,8 @@ fn partner_certificate_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(case.ag)
             .replica(b)
             .message(format!(
-                "{b}'s database mirroring endpoint authenticates with certificate [{cert}], and {what}. {b} cannot \
-                 authenticate to {a}: whenever one of the two is the primary (the primary and each secondary connect to \
+                "{who} authenticate{s} with certificate [{cert}], the certificate of {b}'s database mirroring endpoint, \
+                 and {what}. {who} cannot authenticate to {a}: whenever one of the two is the primary (the primary and each secondary connect to \
                  each other's endpoint), the secondary stays DISCONNECTED in availability group {}.",
                 case.ag
             ))
@@ -464,6 +486,7 @@ fn certificate_login_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             Err(owner) => owner,
         };
         let (a, b) = (case.a_name, case.b_name);
+        let (who, s) = (case.who(), if case.partners.len() > 1 { "" } else { "s" });
         let cert = held.str("name").unwrap_or("?").to_string();
         let why = match owner {
             Some(u) => format!(
@@ -488,8 +511,8 @@ fn certificate_login_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(case.ag)
             .replica(b)
             .message(format!(
-                "{a} holds {b}'s endpoint certificate [{cert}], but {why}. The endpoint authenticates {b} as the login its \
-                 certificate maps to; with none, the handshake is refused, and whenever one of the two is the primary the \
+                "{a} holds certificate [{cert}], which {who} present{s} to its endpoint, but {why}. The endpoint \
+                 authenticates a certificate as the login it maps to; with none, the handshake is refused, and whenever one of the two is the primary the \
                  secondary stays DISCONNECTED in availability group {}.",
                 case.ag
             ))
@@ -521,6 +544,7 @@ fn certificate_connect_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             continue; // DENY does not apply to the owner or sa
         }
         let (a, b) = (case.a_name, case.b_name);
+        let (who, s) = (case.who(), if case.partners.len() > 1 { "" } else { "s" });
         let login = mapping.login.str("name").unwrap_or("?").to_string();
         let endpoint = case.endpoint_name().to_string();
         let cert = held.str("name").unwrap_or("?");
@@ -547,7 +571,7 @@ fn certificate_connect_missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(case.ag)
             .replica(b)
             .message(format!(
-                "{b} authenticates to {a} with certificate [{cert}], which {a} maps to login {login} ({}), and {login} \
+                "{who} authenticate{s} to {a} with certificate [{cert}], which {a} maps to login {login} ({}), and {login} \
                  {state}. The handshake fails with error 28034 (\"The login '{login}' does not have CONNECT permission on \
                  the endpoint\") and whenever one of the two is the primary the secondary stays DISCONNECTED in availability \
                  group {}.",
