@@ -395,3 +395,17 @@ fn linux_fix_script_grants_on_the_receiving_replica_and_keeps_file_steps_manual(
         assert!(line.trim_start().starts_with("--"), "a password placeholder must never be executable: {line}");
     }
 }
+
+#[test]
+fn read_scale_partner_certificate_login_without_connect_is_an_error() {
+    // CLUSTER_TYPE = NONE and a workgroup: the same certificate rules as Linux.
+    let mut snap = fixture("read-scale-none-3-replica.json");
+    remove_where(&mut snap, "SQL2", "server_permissions", |p| p.int("major_id") == Some(65536));
+    let report = run(snap);
+    let f = single(&report, "accounts.certificate_connect_missing");
+    assert_eq!(f.instance.as_deref(), Some("SQL2"));
+    assert_eq!(f.evidence["presented_by"], json!(["SQL1", "SQL3"]));
+    // The workgroup service accounts are not the problem: the endpoints use certificates.
+    assert_none(&report, "accounts.certificate_required");
+    assert_none(&report, "accounts.login_missing");
+}
