@@ -9,6 +9,7 @@
 
 use serde_json::json;
 
+use super::hadr::only_non_wsfc_ags;
 use super::session::{is_disconnected, is_sync_commit, state_with_source};
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
@@ -473,6 +474,10 @@ fn quorum(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     // One finding per cluster and state, naming every instance that reported it.
     let mut seen: Vec<(String, String, Vec<String>, &Row)> = Vec::new();
     for inst in ctx.instances() {
+        if only_non_wsfc_ags(inst) {
+            run.evaluated();
+            continue;
+        }
         let Some(rows) = run.rows(inst, keys::DM_HADR_CLUSTER) else { continue };
         for row in rows {
             let state = match row.code("quorum_state_desc") {
@@ -537,6 +542,10 @@ fn cluster_member_down(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     // Every collected instance lists the same members: report each member once, from the first.
     let mut reported: Vec<String> = Vec::new();
     for inst in ctx.instances() {
+        if only_non_wsfc_ags(inst) {
+            run.evaluated();
+            continue;
+        }
         let Some(members) = run.rows(inst, keys::DM_HADR_CLUSTER_MEMBERS) else { continue };
         // A member has 0 or 1 vote; clamping keeps a corrupt count from overflowing the sums below.
         let votes = |r: &Row| r.int("number_of_quorum_votes").unwrap_or(0).clamp(0, i64::from(u32::MAX));
