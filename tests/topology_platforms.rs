@@ -422,3 +422,19 @@ fn linux_without_the_wsfc_views_still_judges_the_cluster_checks() {
     assert!(complaints(&report).is_empty(), "{:#?}", complaints(&report));
     assert_all_pass(&report, &["hadr.no_cluster", "health.quorum", "health.cluster_member_down"]);
 }
+
+#[test]
+fn a_2012_primary_databases_own_row_is_known_without_is_primary_replica() {
+    // SQL2 (synchronous) is catching up: its row and the primary database's own row say SYNCHRONIZING.
+    // Only SQL2 is behind; without is_primary_replica (2014+) the primary's row is the current primary's.
+    let mut snap = fixture("version-2012.json");
+    let of = |id: &'static str| move |r: &Row| r.str("replica_id") == Some(id);
+    for (server, id) in [("SQL1", "1B0D5B9E-3C2A-4F7E-9D61-0A8E2C4B7F01"), ("SQL1", "2C1E6CAF-4D3B-4081-8E72-1B9F3D5C8A02"), ("SQL2", "2C1E6CAF-4D3B-4081-8E72-1B9F3D5C8A02")] {
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", of(id), "synchronization_state", json!(1));
+        set_where(&mut snap, server, "dm_hadr_database_replica_states", of(id), "synchronization_state_desc", json!("SYNCHRONIZING"));
+    }
+    let report = run(snap);
+    let found = findings_of(&report, "health.synchronization");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].replica.as_deref(), Some("SQL2"));
+}

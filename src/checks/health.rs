@@ -93,6 +93,9 @@ struct DbState<'s, 'a> {
     reporter: &'s Instance,
     row: &'s Row,
     replica: &'a ReplicaView<'s>,
+    /// The primary database's own row: `is_primary_replica` (SQL Server 2014 and later), else the
+    /// row of the AG's current primary replica (SQL Server 2012 has no such column).
+    primary: bool,
 }
 
 /// Every database replica state of `ag`: from the primary when it reported the replica's rows,
@@ -114,7 +117,13 @@ fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s,
             _ => ctx.instance_named(replica.server_name).map(|own| (own, rows_of(own, &replica.replica_id, true))),
         };
         if let Some((reporter, rows)) = chosen {
-            out.extend(rows.into_iter().map(|row| DbState { reporter, row, replica }));
+            let is_primary_replica = ag.primary.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(replica.server_name));
+            out.extend(rows.into_iter().map(|row| DbState {
+                reporter,
+                row,
+                replica,
+                primary: row.bit("is_primary_replica").unwrap_or(is_primary_replica),
+            }));
         }
     }
     out
@@ -188,7 +197,7 @@ fn synchronization(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         for db in database_states(ctx, ag) {
             // The primary database's own row mirrors its secondaries; suspended rows and
             // disconnected replicas have their own checks.
-            if db.row.bit("is_primary_replica") == Some(true) || db.row.bit("is_suspended") == Some(true) {
+            if db.primary || db.row.bit("is_suspended") == Some(true) {
                 continue;
             }
             let Some(state) = db.row.code("synchronization_state_desc") else { continue };
@@ -305,7 +314,7 @@ fn suspended(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             let database = database_label(ctx, db.row);
             let reason = db.row.code("suspend_reason_desc");
             let by_user = reason.is_some_and(|r| r.eq_ignore_ascii_case("SUSPEND_FROM_USER"));
-            let is_primary = db.row.bit("is_primary_replica") == Some(true);
+            let is_primary = db.primary;
             let role = if is_primary {
                 "the primary database (data movement to every secondary is suspended)"
             } else {
@@ -387,7 +396,7 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             // already report: say so at info level instead of a second error.
             let db_causes: Vec<String> = dbs
                 .iter()
-                .filter(|d| std::ptr::eq(d.replica, replica) && d.row.bit("is_primary_replica") != Some(true))
+                .filter(|d| std::ptr::eq(d.replica, replica) && !d.primary)
                 .filter(|d| {
                     d.row.bit("is_suspended") == Some(true)
                         || d.row
