@@ -161,3 +161,29 @@ pub(crate) fn access<'s>(endpoint: &'s Row, login: Option<&'s Row>, principals: 
     }
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(desc: &str) -> Row {
+        serde_json::from_value(serde_json::json!({"type": 4, "type_desc": "DATABASE_MIRRORING", "connection_auth_desc": desc}))
+            .expect("a row")
+    }
+
+    #[test]
+    fn the_pair_authenticates_the_way_both_endpoints_allow() {
+        let (win, cert, both) = (endpoint("NEGOTIATE"), endpoint("CERTIFICATE"), endpoint("NEGOTIATE, CERTIFICATE"));
+        assert_eq!(pair_auth(None, Some(&cert)), PairAuth::Windows, "no endpoint yet: the one endpoint.missing creates");
+        assert_eq!(pair_auth(Some(&win), Some(&win)), PairAuth::Windows);
+        assert_eq!(pair_auth(Some(&cert), Some(&cert)), PairAuth::Certificate);
+        assert_eq!(pair_auth(Some(&cert), None), PairAuth::Certificate, "a certificate-only receiver accepts nothing else");
+        assert_eq!(pair_auth(Some(&both), Some(&cert)), PairAuth::Certificate);
+        assert_eq!(pair_auth(Some(&cert), Some(&both)), PairAuth::Certificate);
+        assert_eq!(pair_auth(Some(&both), Some(&win)), PairAuth::Windows);
+        assert_eq!(pair_auth(Some(&both), Some(&both)), PairAuth::Either);
+        assert_eq!(pair_auth(Some(&win), Some(&cert)), PairAuth::Incompatible);
+        assert_eq!(pair_auth(Some(&cert), Some(&win)), PairAuth::Incompatible);
+        assert_eq!(pair_auth(Some(&both), None), PairAuth::Windows);
+    }
+}
