@@ -438,3 +438,19 @@ fn a_2012_primary_databases_own_row_is_known_without_is_primary_replica() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].replica.as_deref(), Some("SQL2"));
 }
+
+#[test]
+fn certificates_without_thumbprints_are_matched_by_issuer_and_serial_number() {
+    let mut snap = linux();
+    for server in ["SQL1", "SQL2", "SQL3"] {
+        for row in rows_mut(&mut snap, server, "certificates") {
+            row.remove("thumbprint");
+        }
+    }
+    let report = run(snap.clone());
+    assert!(complaints(&report).is_empty(), "{:#?}", complaints(&report));
+    assert_all_pass(&report, &["accounts.partner_certificate_missing"]);
+    set_where(&mut snap, "SQL2", "certificates", is_cert, "cert_serial_number", json!("00 11 22 33"));
+    let report = run(snap);
+    assert_eq!(findings_of(&report, "accounts.partner_certificate_missing").len(), 3);
+}

@@ -152,6 +152,16 @@ fn same_bytes(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
+/// What identifies a certificate: its thumbprint bytes, else its issuer name and serial number.
+fn identity(cert: &Row) -> Option<(Option<Vec<u8>>, String)> {
+    if let Some(bytes) = cert.str("thumbprint").and_then(varbinary) {
+        return Some((Some(bytes), String::new()));
+    }
+    let issuer = cert.str("issuer_name")?.trim().to_lowercase();
+    let serial = cert.str("cert_serial_number")?.trim().to_lowercase();
+    Some((None, format!("{issuer}\n{serial}")))
+}
+
 fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
     matches!((a, b), (Some(x), Some(y)) if x.trim().eq_ignore_ascii_case(y.trim()))
 }
@@ -190,9 +200,14 @@ impl CertCase<'_> {
     fn endpoint_name(&self) -> &str {
         self.a_endpoint.str("name").unwrap_or(DEFAULT_ENDPOINT)
     }
-    /// A's certificate with the same thumbprint as B's endpoint certificate.
+    /// A's certificate with the same thumbprint as B's endpoint certificate (by issuer name and
+    /// serial number, as the handshake looks it up, when the snapshot has no thumbprint).
     fn held(&self) -> Option<&Row> {
-        self.a_certs.iter().find(|c| same_bytes(c.str("thumbprint"), self.b_cert.str("thumbprint")))
+        if self.b_cert.str("thumbprint").and_then(varbinary).is_some() {
+            self.a_certs.iter().find(|c| same_bytes(c.str("thumbprint"), self.b_cert.str("thumbprint")))
+        } else {
+            self.impostor()
+        }
     }
     /// A's certificate with B's certificate's issuer and serial number but another thumbprint.
     fn impostor(&self) -> Option<&Row> {
@@ -252,9 +267,9 @@ fn cert_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<CertCase<'s>> {
         match partner_certificate(&pair, b_endpoint) {
             Ok(b_cert) => {
                 // One case per (A, certificate): partners sharing a certificate share its fix.
-                if let Some(case) = cases.iter_mut().find(|c| {
-                    std::ptr::eq(c.a, pair.a) && same_bytes(c.b_cert.str("thumbprint"), b_cert.str("thumbprint"))
-                }) {
+                if let Some(case) =
+                    cases.iter_mut().find(|c| std::ptr::eq(c.a, pair.a) && identity(c.b_cert) == identity(b_cert))
+                {
                     case.partners.push(pair.b_name);
                     continue;
                 }
@@ -292,12 +307,21 @@ fn partner_certificate<'s>(pair: &Pair<'s>, b_endpoint: &'s Row) -> Result<&'s R
     let certs = b
         .rows(keys::CERTIFICATES)
         .map_err(|why| format!("{} of {} is unavailable ({why}): the certificate it presents is unknown", keys::CERTIFICATES, pair.b_name))?;
-    certs.iter().find(|c| c.int("certificate_id") == Some(id)).ok_or_else(|| {
+    let cert = certs.iter().find(|c| c.int("certificate_id") == Some(id)).ok_or_else(|| {
         format!(
             "{}'s endpoint uses certificate_id {id}, which is not in its master.sys.certificates (endpoint.* checks report a dropped endpoint certificate)",
             pair.b_name
         )
-    })
+    })?;
+    let identified = cert.str("thumbprint").and_then(varbinary).is_some()
+        || (cert.str("issuer_name").is_some() && cert.str("cert_serial_number").is_some());
+    if !identified {
+        return Err(format!(
+            "{}'s endpoint certificate row has neither a thumbprint nor an issuer name and serial number: it cannot be matched",
+            pair.b_name
+        ));
+    }
+    Ok(cert)
 }
 
 /// The login A maps B's certificate to, and how.
