@@ -454,3 +454,18 @@ fn certificates_without_thumbprints_are_matched_by_issuer_and_serial_number() {
     let report = run(snap);
     assert_eq!(findings_of(&report, "accounts.partner_certificate_missing").len(), 3);
 }
+
+#[test]
+fn an_unreachable_named_instance_on_a_static_port_is_matched_to_its_replica() {
+    // The collector connected to sql3.contoso.com,1450: a failed connection has no ServerName, but
+    // the host and port still name SQL3\INST1, so its gaps carry the connection error.
+    let mut snap = fixture("named-instances-static-port.json");
+    disconnect(&mut snap, "SQL3\\INST1");
+    let report = run(snap);
+    let gaps = not_evaluated_on(&report, "endpoint.port_mismatch");
+    assert!(
+        gaps.iter().any(|(subject, why)| subject.contains("SQL3\\INST1") && why.contains("timed out")),
+        "{gaps:?}"
+    );
+    assert!(!gaps.iter().any(|(_, why)| why.contains("was not collected")), "{gaps:?}");
+}

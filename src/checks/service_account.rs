@@ -15,6 +15,7 @@ pub(crate) fn find_instance<'s>(ctx: &Ctx<'s>, replica: &str) -> Option<&'s Inst
 pub(crate) fn target_is(target: &str, replica: &str) -> bool {
     let t = target.trim();
     let t = t.strip_prefix("tcp:").or_else(|| t.strip_prefix("TCP:")).unwrap_or(t);
+    let has_port = t.contains(',');
     let t = t.split(',').next().unwrap_or(t);
     let (host, instance) = match t.split_once('\\') {
         Some((h, i)) => (h, Some(i)),
@@ -29,6 +30,8 @@ pub(crate) fn target_is(target: &str, replica: &str) -> bool {
         && match (instance, r_instance) {
             (None, None) => true,
             (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+            // `host,port` names one instance whatever its name: a named instance on a static port.
+            (None, Some(_)) => has_port,
             _ => false,
         }
 }
