@@ -469,3 +469,21 @@ fn an_unreachable_named_instance_on_a_static_port_is_matched_to_its_replica() {
     );
     assert!(!gaps.iter().any(|(_, why)| why.contains("was not collected")), "{gaps:?}");
 }
+
+#[test]
+fn a_pacemaker_listener_ip_is_not_judged_by_wsfc_resource_state() {
+    // The listener's virtual IP of a CLUSTER_TYPE = EXTERNAL AG is a Pacemaker resource: SQL Server's
+    // view of it says nothing about WSFC IP resources, and the fix cannot be Failover Cluster Manager.
+    let mut snap = linux();
+    for server in ["SQL1", "SQL2", "SQL3"] {
+        set_where(&mut snap, server, "availability_group_listener_ip_addresses", |_| true, "state", json!(0));
+        set_where(&mut snap, server, "availability_group_listener_ip_addresses", |_| true, "state_desc", json!("OFFLINE"));
+    }
+    let report = run(snap);
+    assert!(complaints(&report).is_empty(), "{:#?}", complaints(&report));
+    assert_all_pass(&report, &["listener.no_online_ip"]);
+    // The same rows on a WSFC AG are an error.
+    let mut snap = healthy();
+    set_everywhere(&mut snap, "availability_group_listener_ip_addresses", |_| true, "state_desc", json!("OFFLINE"));
+    assert_eq!(findings_of(&run(snap), "listener.no_online_ip").len(), 1);
+}
