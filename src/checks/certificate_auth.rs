@@ -336,19 +336,19 @@ struct Mapping<'s> {
 fn mapped_login<'s>(cert: &'s Row, users: &'s [Row], logins: &'s [Row]) -> Result<Mapping<'s>, Option<&'s Row>> {
     let master_users = || users.iter().filter(|u| u.str("database_name").is_none_or(|d| d.eq_ignore_ascii_case("master")));
     let owner = cert.int("principal_id").and_then(|id| master_users().find(|u| u.int("principal_id") == Some(id)));
-    if let Some(user) = owner {
-        if let Some(login) = logins.iter().find(|l| same_bytes(l.str("sid"), user.str("sid"))) {
-            return Ok(Mapping {
-                login,
-                user: Some(user),
-                how: format!(
-                    "the certificate's owner in master is user {} (principal_id {}), whose SID is login {}'s",
-                    user.str("name").unwrap_or("?"),
-                    user.int("principal_id").unwrap_or_default(),
-                    login.str("name").unwrap_or("?")
-                ),
-            });
-        }
+    if let Some((user, login)) =
+        owner.and_then(|user| logins.iter().find(|l| same_bytes(l.str("sid"), user.str("sid"))).map(|l| (user, l)))
+    {
+        return Ok(Mapping {
+            login,
+            user: Some(user),
+            how: format!(
+                "the certificate's owner in master is user {} (principal_id {}), whose SID is login {}'s",
+                user.str("name").unwrap_or("?"),
+                user.int("principal_id").unwrap_or_default(),
+                login.str("name").unwrap_or("?")
+            ),
+        });
     }
     if let Some(login) = logins.iter().find(|l| l.is("type", "C") && same_bytes(l.str("sid"), cert.str("sid"))) {
         return Ok(Mapping {
