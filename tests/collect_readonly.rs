@@ -189,21 +189,24 @@ fn collect_sql_writes_every_varbinary_column_as_hex_like_the_collector() {
     // The run-time expansion of SELECT * converts every binary column of the view to 0x hex.
     let loop_body = &script[script.find("WHILE @ord").expect("the query loop")..];
     for needle in [
-        "CHARINDEX(N'SELECT * FROM sys.', @sql)",
+        "CHARINDEX(N'* FROM ', @sql)",
         "TYPE_NAME(c.system_type_id) IN (N'varbinary', N'binary')",
         "N'CONVERT(varchar(max), ' + QUOTENAME(c.name) + N', 1) AS ' + QUOTENAME(c.name)",
         "WHERE c.object_id = OBJECT_ID(@view)",
-        "SET @sql = STUFF(@sql, @from, 8, N'SELECT ' + @cols)",
+        "SET @sql = STUFF(@sql, @from, 1, @cols)",
     ] {
         assert!(loop_body.contains(needle), "collect.sql's query loop lacks {needle}");
     }
     for (key, sql) in &queries {
         assert!(!sql.contains(".*"), "{key}: `alias.*` would bypass the hex conversion: {sql}");
-        if let Some(at) = sql.find("SELECT * FROM sys.") {
+        if let Some(at) = sql.find("* FROM ") {
             // The expansion reads the view name up to the next space.
-            let view = sql[at + 14..].split(' ').next().unwrap();
-            assert!(view.starts_with("sys.") && !view.contains(['(', ')', ',']), "{key}: {view}");
-            assert_eq!(sql.matches('*').count(), 1, "{key}: one SELECT * only: {sql}");
+            let view = sql[at + 7..].split(' ').next().unwrap();
+            assert!(
+                (view.starts_with("sys.") || view.starts_with("master.sys.")) && !view.contains(['(', ')', ',']),
+                "{key}: {view}"
+            );
+            assert_eq!(sql.matches('*').count(), 1, "{key}: one * only: {sql}");
             continue;
         }
         // An explicit column list converts each binary column of its view itself.
@@ -225,7 +228,19 @@ fn collect_sql_writes_every_varbinary_column_as_hex_like_the_collector() {
     // Every view with a binary column that collect.sql reads goes through one of the two paths.
     for (view, _) in BINARY_COLUMNS {
         if let Some((_, sql)) = queries.iter().find(|(k, _)| k == view) {
-            assert!(sql.contains("SELECT * FROM sys.") || sql.contains("CONVERT(varchar(max), "), "{view}: {sql}");
+            assert!(sql.contains("* FROM ") || sql.contains("CONVERT(varchar(max), "), "{view}: {sql}");
         }
     }
+}
+
+#[test]
+fn certificate_keys_read_masters_catalog_only() {
+    let statements = all_statements();
+    let sql = |key: &str| statements.iter().find(|(k, _)| *k == key).map(|(_, s)| *s).unwrap_or_else(|| panic!("no statement for {key}"));
+    // The endpoint handshake looks certificates and their owners up in master, whatever the login's default database.
+    assert_eq!(sql(keys::CERTIFICATES), "SELECT * FROM master.sys.certificates;");
+    assert_eq!(sql(keys::DATABASE_PRINCIPALS), "SELECT N'master' AS database_name, * FROM master.sys.database_principals;");
+    let script = include_str!("../powershell/AgDiag/sql/collect.sql");
+    assert!(script.contains("FROM master.sys.certificates FOR JSON PATH"));
+    assert!(script.contains("SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH"));
 }

@@ -15,7 +15,10 @@
 
 use serde_json::{Value, json};
 
-use super::endpoint::DEFAULT_ENDPOINT;
+use super::endpoint_facts::{
+    Auth, DEFAULT_ENDPOINT, PairAuth, access, auth, pair_auth, principal_named,
+};
+use super::service_account::{Identity, Presented, find_instance, presented, unavailable_reason};
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
@@ -143,25 +146,26 @@ const PERMISSION_COLUMNS: &[&str] = &[
 // ---------------------------------------------------------------------------------------------
 
 /// Receiving replica A (collected) and partner replica B of one AG.
-struct Pair<'s> {
-    ag: &'s str,
-    a: &'s Instance,
+pub(crate) struct Pair<'s> {
+    pub(crate) ag: &'s str,
+    pub(crate) a: &'s Instance,
     /// A's `replica_server_name`, the `:Connect` target of its fixes.
-    a_name: &'s str,
-    b_name: &'s str,
+    pub(crate) a_name: &'s str,
+    pub(crate) b_name: &'s str,
     /// B's instance, when it is in the snapshot (possibly not connected).
-    b: Option<&'s Instance>,
+    pub(crate) b: Option<&'s Instance>,
     /// The AG's current primary, when known.
-    primary: Option<String>,
+    pub(crate) primary: Option<String>,
 }
 
 impl Pair<'_> {
-    fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         format!("{} -> {} ({})", self.b_name, self.a_name, self.ag)
     }
 }
 
-fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
+/// Every (receiving replica, partner) of every AG; shared with the certificate checks.
+pub(crate) fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
     let mut out = Vec::new();
     for ag in &ctx.topology.ags {
         if ag.row.bit("is_distributed") == Some(true) {
@@ -196,250 +200,18 @@ fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
     out
 }
 
-/// The instance that is `replica`, connected or not. A failed connection has no server properties,
-/// so it is matched by its target (`sql3.contoso.com,1433` is `SQL3`).
-pub(crate) fn find_instance<'s>(ctx: &Ctx<'s>, replica: &str) -> Option<&'s Instance> {
-    ctx.snapshot.instances.iter().find(|i| i.is_named(replica)).or_else(|| {
-        ctx.snapshot.instances.iter().find(|i| i.properties().is_none() && target_is(&i.target, replica))
-    })
-}
-
-fn target_is(target: &str, replica: &str) -> bool {
-    let t = target.trim();
-    let t = t.strip_prefix("tcp:").or_else(|| t.strip_prefix("TCP:")).unwrap_or(t);
-    let t = t.split(',').next().unwrap_or(t);
-    let (host, instance) = match t.split_once('\\') {
-        Some((h, i)) => (h, Some(i)),
-        None => (t, None),
-    };
-    let short = host.split('.').next().unwrap_or(host);
-    let (r_host, r_instance) = match replica.split_once('\\') {
-        Some((h, i)) => (h, Some(i)),
-        None => (replica, None),
-    };
-    short.eq_ignore_ascii_case(r_host)
-        && match (instance, r_instance) {
-            (None, None) => true,
-            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-            _ => false,
-        }
-}
-
-/// How B's service authenticates to other computers.
-enum Identity {
-    /// A Windows login the receiving instance must know.
-    Windows { login: String, how: String, fci: bool },
-    /// A local account (or Local Service): no Windows authentication to another computer.
-    LocalOnly { why: String },
-}
-
-struct Presented<'s> {
-    account: &'s str,
-    service: &'s Row,
-    props: Option<&'s Row>,
-    identity: Identity,
-}
-
-impl Presented<'_> {
-    /// The identity used to compare replicas: the presented login, else the account itself.
-    fn key(&self) -> String {
-        match &self.identity {
-            Identity::Windows { login, .. } => login.to_lowercase(),
-            Identity::LocalOnly { .. } => self.account.to_lowercase(),
-        }
-    }
-}
-
-fn unavailable_reason(inst_name: &str, key: &str, why: impl std::fmt::Display, permission_hint: bool) -> String {
-    let hint = if permission_hint && key == keys::DM_SERVER_SERVICES {
-        " (reading it needs VIEW SERVER STATE, or VIEW SERVER SECURITY STATE on SQL Server 2022 and later)"
-    } else {
-        ""
-    };
-    format!("{key} of {inst_name} is unavailable: {why}{hint}")
-}
-
-/// The service account replica `replica` runs under and the Windows login it presents to other
-/// replicas (`None` for an account that cannot authenticate to another computer), or why that is
-/// unknown. Shared with `endpoint.owner`, which must tell service accounts from personal logins.
-pub(crate) fn service_identity(ctx: &Ctx<'_>, replica: &str) -> Result<(String, Option<String>), String> {
-    let p = presented(replica, find_instance(ctx, replica))?;
-    let login = match p.identity {
-        Identity::Windows { login, .. } => Some(login),
-        Identity::LocalOnly { .. } => None,
-    };
-    Ok((p.account.to_string(), login))
-}
-
-/// The login replica `b_name` presents, derived from its `dm_server_services` engine row.
-fn presented<'s>(b_name: &str, b: Option<&'s Instance>) -> Result<Presented<'s>, String> {
-    let Some(b) = b else {
-        return Err(format!(
-            "{b_name} was not collected: the service account it runs under, and so the login it presents, is unknown"
-        ));
-    };
-    let services = b.rows(keys::DM_SERVER_SERVICES).map_err(|why| {
-        let hint = matches!(why, crate::snapshot::Unavailable::QueryFailed(..));
-        format!(
-            "{}; the login {b_name} presents cannot be determined",
-            unavailable_reason(b_name, keys::DM_SERVER_SERVICES, why, hint)
-        )
-    })?;
-    let Some(service) = engine_service(services, b.properties()) else {
-        return Err(format!(
-            "dm_server_services of {b_name} has no SQL Server engine row (servicename 'SQL Server (...)'): the login it presents cannot be determined"
-        ));
-    };
-    let Some(account) = service.str("service_account").map(str::trim).filter(|s| !s.is_empty()) else {
-        return Err(format!("dm_server_services of {b_name} shows no service_account for the engine"));
-    };
-    let props = b.properties();
-    let identity = derive_identity(b_name, account, props)?;
-    Ok(Presented { account, service, props, identity })
-}
-
-/// The Database Engine's row: `SQL Server (MSSQLSERVER)` / `SQL Server (INST1)`, not the Agent.
-fn engine_service<'s>(rows: &'s [Row], props: Option<&Row>) -> Option<&'s Row> {
-    let instance = props.and_then(|p| p.str("InstanceName")).unwrap_or("MSSQLSERVER");
-    let engines: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.str("servicename").is_some_and(|n| n.trim().to_lowercase().starts_with("sql server (")))
-        .collect();
-    let wanted = format!("sql server ({})", instance.to_lowercase());
-    engines
-        .iter()
-        .find(|r| r.str("servicename").is_some_and(|n| n.trim().to_lowercase() == wanted))
-        .or(engines.first())
-        .copied()
-}
-
-fn derive_identity(b_name: &str, account: &str, props: Option<&Row>) -> Result<Identity, String> {
-    let squashed: String = account.to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
-    let machine = props.and_then(|p| p.str("MachineName")).map(str::trim);
-    let domain = props.and_then(|p| p.str("DEFAULT_DOMAIN()")).map(str::trim).filter(|d| !d.is_empty());
-    let workgroup = matches!((domain, machine), (Some(d), Some(m)) if d.eq_ignore_ascii_case(m));
-
-    if matches!(squashed.as_str(), "ntauthority\\localservice" | ".\\localservice" | "localservice") {
-        return Ok(Identity::LocalOnly {
-            why: format!("{account} (Local Service) presents anonymous credentials to other computers"),
-        });
-    }
-    let builtin = if squashed.starts_with("ntservice\\") {
-        Some("a virtual account")
-    } else if matches!(squashed.as_str(), "ntauthority\\networkservice" | "networkservice") {
-        Some("Network Service")
-    } else if matches!(squashed.as_str(), "localsystem" | ".\\localsystem" | "ntauthority\\system") {
-        Some("Local System")
-    } else {
-        None
-    };
-    if let Some(kind) = builtin {
-        return computer_account(b_name, account, kind, props, domain, workgroup);
-    }
-    if account.contains('@') && !account.contains('\\') {
-        return Err(format!(
-            "{b_name} runs as {account} (user principal name form): the DOMAIN\\user login name it presents cannot be derived reliably from it"
-        ));
-    }
-    let Some((prefix, user)) = account.split_once('\\') else {
-        return Err(format!("{b_name} runs as {account}, a form AgDiag does not recognize; the login it presents is unknown"));
-    };
-    let physical = props.and_then(|p| p.str("ComputerNamePhysicalNetBIOS")).map(str::trim);
-    if prefix == "." || machine.is_some_and(|m| m.eq_ignore_ascii_case(prefix)) || physical.is_some_and(|p| p.eq_ignore_ascii_case(prefix)) {
-        return Ok(Identity::LocalOnly {
-            why: format!("{account} is a local account of {b_name}'s computer; other computers cannot authenticate it"),
-        });
-    }
-    if workgroup {
-        return Ok(Identity::LocalOnly {
-            why: format!(
-                "{b_name}'s computer is not in a domain (DEFAULT_DOMAIN() = MachineName = {}): its account {account} cannot authenticate to other computers",
-                machine.unwrap_or_default()
-            ),
-        });
-    }
-    let how = if user.ends_with('$') {
-        format!("{account} is a (group) managed service account: {b_name} presents it as is")
-    } else {
-        format!("{account} is a domain account: {b_name} presents it as is")
-    };
-    Ok(Identity::Windows { login: account.to_string(), how, fci: false })
-}
-
-fn computer_account(
-    b_name: &str,
-    account: &str,
-    kind: &str,
-    props: Option<&Row>,
-    domain: Option<&str>,
-    workgroup: bool,
-) -> Result<Identity, String> {
-    let Some(props) = props else {
-        return Err(format!(
-            "{b_name} runs as {account} ({kind}), which presents the computer account, but its server_properties (DEFAULT_DOMAIN(), MachineName) are unavailable"
-        ));
-    };
-    let fci = props.int("IsClustered") == Some(1);
-    let column = if fci { "ComputerNamePhysicalNetBIOS" } else { "MachineName" };
-    let Some(computer) = props.str(column).map(str::trim).filter(|c| !c.is_empty()) else {
-        return Err(format!("{b_name} runs as {account} ({kind}) but server_properties has no {column}"));
-    };
-    let Some(domain) = domain else {
-        return Err(format!("{b_name} runs as {account} ({kind}) but server_properties has no DEFAULT_DOMAIN()"));
-    };
-    if workgroup {
-        return Ok(Identity::LocalOnly {
-            why: format!(
-                "{b_name} runs as {account} ({kind}) on a computer that is not in a domain (DEFAULT_DOMAIN() = MachineName = {domain}): its computer account cannot authenticate to other computers"
-            ),
-        });
-    }
-    let login = format!("{domain}\\{computer}$");
-    let how = if fci {
-        format!(
-            "{account} is {kind}: it authenticates to other computers as the computer account of the failover cluster node currently running the instance, DEFAULT_DOMAIN() + '\\' + ComputerNamePhysicalNetBIOS + '$' = {login}; the account changes with the active node"
-        )
-    } else {
-        format!(
-            "{account} is {kind}: it authenticates to other computers as the computer account, DEFAULT_DOMAIN() + '\\' + MachineName + '$' = {login}"
-        )
-    };
-    Ok(Identity::Windows { login, how, fci })
-}
 
 // ---------------------------------------------------------------------------------------------
 // The receiving endpoint
 // ---------------------------------------------------------------------------------------------
 
-/// Which authentication a database mirroring endpoint accepts (shared with the endpoint checks).
-#[derive(Clone, Copy)]
-pub(crate) struct Auth {
-    pub(crate) windows: bool,
-    pub(crate) cert: bool,
-}
-
-pub(crate) fn auth(row: &Row) -> Auth {
-    if let Some(desc) = row.code("connection_auth_desc") {
-        let d = desc.to_uppercase();
-        return Auth {
-            windows: d.contains("NTLM") || d.contains("KERBEROS") || d.contains("NEGOTIATE"),
-            cert: d.contains("CERTIFICATE"),
-        };
-    }
-    match row.int("connection_auth") {
-        Some(1..=3) => Auth { windows: true, cert: false },
-        Some(4) => Auth { windows: false, cert: true },
-        Some(5..=10) => Auth { windows: true, cert: true },
-        _ => Auth { windows: true, cert: row.int("certificate_id").is_some_and(|c| c != 0) },
-    }
-}
 
 /// A's DATABASE_MIRRORING endpoint row: `Ok(None)` when it has none.
 fn mirroring_endpoint(inst: &Instance) -> Result<Option<&Row>, String> {
     let rows = inst
         .rows(keys::DATABASE_MIRRORING_ENDPOINTS)
         .map_err(|why| unavailable_reason(inst.name(), keys::DATABASE_MIRRORING_ENDPOINTS, why, false))?;
-    Ok(crate::checks::endpoint::mirroring_endpoint(rows))
+    Ok(super::endpoint_facts::mirroring_endpoint(rows))
 }
 
 fn endpoint_name(endpoint: Option<&Row>) -> &str {
@@ -578,6 +350,32 @@ fn join_and(items: &[String]) -> String {
 fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> {
     let mut cases: Vec<LoginCase<'s>> = Vec::new();
     for pair in pairs(ctx, run) {
+        let endpoint = match mirroring_endpoint(pair.a) {
+            Ok(e) => e,
+            Err(reason) => {
+                run.skip(pair.a_name, reason);
+                continue;
+            }
+        };
+        let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
+        match pair_auth(endpoint, b_endpoint) {
+            PairAuth::Windows => {}
+            PairAuth::Certificate | PairAuth::Incompatible => {
+                // No Windows login is involved: the certificate checks (or endpoint.auth_incompatible) judge the pair.
+                run.evaluated();
+                continue;
+            }
+            PairAuth::Either => {
+                run.skip(
+                    &pair.subject(),
+                    format!(
+                        "both {} and {} accept certificate and Windows authentication; which one the handshake uses cannot be told from the catalog",
+                        pair.b_name, pair.a_name
+                    ),
+                );
+                continue;
+            }
+        }
         let presented = match presented(pair.b_name, pair.b) {
             Ok(p) => p,
             Err(reason) => {
@@ -595,17 +393,6 @@ fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> 
                 continue;
             }
         };
-        let endpoint = match mirroring_endpoint(pair.a) {
-            Ok(e) => e,
-            Err(reason) => {
-                run.skip(pair.a_name, reason);
-                continue;
-            }
-        };
-        if let Some(reason) = windows_auth_not_used(&pair, endpoint) {
-            run.skip(&pair.subject(), reason);
-            continue;
-        }
         let partner = Partner {
             ag: pair.ag,
             replica: pair.b_name,
@@ -628,123 +415,10 @@ fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> 
     cases
 }
 
-/// Why the pair does not authenticate with Windows authentication, if it does not.
-fn windows_auth_not_used(pair: &Pair<'_>, a_endpoint: Option<&Row>) -> Option<String> {
-    let a_auth = a_endpoint.map(auth).unwrap_or(Auth { windows: true, cert: false });
-    if !a_auth.windows {
-        return Some(format!(
-            "{}'s endpoint accepts CERTIFICATE authentication only: {} authenticates with a certificate, not with its service account's Windows login (certificate logins are not checked here)",
-            pair.a_name, pair.b_name
-        ));
-    }
-    let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
-    let b_auth = b_endpoint.map(auth);
-    match b_auth {
-        Some(b) if !b.windows => Some(format!(
-            "{}'s endpoint uses CERTIFICATE authentication only, so it presents no Windows login (a Windows-only endpoint on {} cannot accept it: see endpoint.auth_incompatible)",
-            pair.b_name, pair.a_name
-        )),
-        Some(b) if b.cert && a_auth.cert => Some(format!(
-            "both {} and {} accept certificate and Windows authentication; which one the handshake uses cannot be told from the catalog",
-            pair.b_name, pair.a_name
-        )),
-        _ => None,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // What A's catalog says about one login
 // ---------------------------------------------------------------------------------------------
 
-fn principal_named<'s>(principals: &'s [Row], login: &str) -> Option<&'s Row> {
-    principals.iter().find(|p| p.str("name").is_some_and(|n| n.eq_ignore_ascii_case(login)))
-}
-
-fn principal_by_id(principals: &[Row], id: i64) -> Option<&Row> {
-    principals.iter().find(|p| p.int("principal_id") == Some(id))
-}
-
-fn is_public(principals: &[Row], id: i64) -> bool {
-    match principal_by_id(principals, id) {
-        Some(p) => p.str("name").is_some_and(|n| n.eq_ignore_ascii_case("public")) && p.is("type", "R"),
-        None => id == 2,
-    }
-}
-
-/// A permission row that is CONNECT (or CONTROL, which implies it) on the endpoint.
-fn is_connect(p: &Row) -> bool {
-    p.is("type", "CO") || p.is("permission_name", "CONNECT")
-}
-fn is_control(p: &Row) -> bool {
-    p.is("type", "CL") || p.is("permission_name", "CONTROL")
-}
-fn is_grant(p: &Row) -> bool {
-    p.is("state", "G") || p.is("state", "W") || p.is("state_desc", "GRANT") || p.is("state_desc", "GRANT_WITH_GRANT_OPTION")
-}
-fn is_deny(p: &Row) -> bool {
-    p.is("state", "D") || p.is("state_desc", "DENY")
-}
-
-/// Effective CONNECT of one login on A's mirroring endpoint, as far as the snapshot shows it.
-struct Access<'s> {
-    owner: bool,
-    /// Every permission row on the endpoint (evidence).
-    rows: Vec<&'s Row>,
-    own_deny: Vec<&'s Row>,
-    public_deny: Vec<&'s Row>,
-    /// DENY to a Windows group or server role (membership not in the snapshot).
-    other_deny: Vec<(&'s Row, &'s Row)>,
-    own_grant: Vec<&'s Row>,
-    public_grant: Vec<&'s Row>,
-    /// CONNECT/CONTROL granted to a Windows group or server role.
-    other_grant: Vec<(&'s Row, &'s Row)>,
-}
-
-fn access<'s>(endpoint: &'s Row, login: Option<&'s Row>, principals: &'s [Row], permissions: &'s [Row]) -> Access<'s> {
-    let endpoint_id = endpoint.int("endpoint_id");
-    let login_id = login.and_then(|l| l.int("principal_id"));
-    let owner = login_id.is_some() && endpoint.int("principal_id") == login_id;
-    let rows: Vec<&Row> = permissions
-        .iter()
-        .filter(|p| p.int("class").is_none_or(|c| c == 105) && endpoint_id.is_some() && p.int("major_id") == endpoint_id)
-        .collect();
-    let mut a = Access {
-        owner,
-        rows: rows.clone(),
-        own_deny: vec![],
-        public_deny: vec![],
-        other_deny: vec![],
-        own_grant: vec![],
-        public_grant: vec![],
-        other_grant: vec![],
-    };
-    for p in rows {
-        let Some(grantee) = p.int("grantee_principal_id") else { continue };
-        let own = login_id == Some(grantee);
-        let public = !own && is_public(principals, grantee);
-        let other = if own || public {
-            None
-        } else {
-            principal_by_id(principals, grantee).filter(|g| g.is("type", "G") || g.is("type", "R") || g.is("type", "X"))
-        };
-        if is_deny(p) && (is_connect(p) || is_control(p)) {
-            match (own, public, other) {
-                (true, _, _) => a.own_deny.push(p),
-                (_, true, _) => a.public_deny.push(p),
-                (_, _, Some(g)) => a.other_deny.push((p, g)),
-                _ => {}
-            }
-        } else if is_grant(p) && (is_connect(p) || is_control(p)) {
-            match (own, public, other) {
-                (true, _, _) => a.own_grant.push(p),
-                (_, true, _) => a.public_grant.push(p),
-                (_, _, Some(g)) => a.other_grant.push((p, g)),
-                _ => {}
-            }
-        }
-    }
-    a
-}
 
 fn principal_names(pairs: &[(&Row, &Row)]) -> String {
     let mut names: Vec<String> = Vec::new();
@@ -1108,13 +782,6 @@ fn certificate_required(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     // One finding per (A, B): a local account is specific to its machine.
     let mut seen: Vec<(String, String)> = Vec::new();
     for pair in pairs(ctx, run) {
-        let presented = match presented(pair.b_name, pair.b) {
-            Ok(p) => p,
-            Err(reason) => {
-                run.skip(&pair.subject(), reason);
-                continue;
-            }
-        };
         let endpoint = match mirroring_endpoint(pair.a) {
             Ok(e) => e,
             Err(reason) => {
@@ -1122,16 +789,23 @@ fn certificate_required(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 continue;
             }
         };
+        let a_auth = endpoint.map(auth).unwrap_or(Auth { windows: true, cert: false });
+        let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
+        if a_auth.cert || b_endpoint.map(auth).is_some_and(|b| !b.windows) {
+            // Already accepts certificates (the certificate checks judge them), or a certificate-only
+            // partner vs a Windows-only endpoint (endpoint.auth_incompatible): the account does not matter.
+            run.evaluated();
+            continue;
+        }
+        let presented = match presented(pair.b_name, pair.b) {
+            Ok(p) => p,
+            Err(reason) => {
+                run.skip(&pair.subject(), reason);
+                continue;
+            }
+        };
         run.evaluated();
         let Identity::LocalOnly { why } = &presented.identity else { continue };
-        let a_auth = endpoint.map(auth).unwrap_or(Auth { windows: true, cert: false });
-        if a_auth.cert {
-            continue; // already accepts certificates
-        }
-        let b_endpoint = pair.b.and_then(|b| mirroring_endpoint(b).ok().flatten());
-        if b_endpoint.map(auth).is_some_and(|b| !b.windows) {
-            continue; // certificate-only partner vs Windows-only endpoint: endpoint.auth_incompatible
-        }
         let key = (pair.a_name.to_lowercase(), pair.b_name.to_lowercase());
         if seen.contains(&key) {
             continue;
@@ -1213,6 +887,18 @@ fn certificate_required(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 fn mixed_service_accounts(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     for ag in &ctx.topology.ags {
         if ag.row.bit("is_distributed") == Some(true) {
+            continue;
+        }
+        // Endpoints that authenticate with certificates only: no service account reaches a partner.
+        let certificate_only = ag.replicas.iter().all(|r| {
+            let inst = match r.instance {
+                Some(i) => Some(&ctx.snapshot.instances[i]),
+                None => find_instance(ctx, r.server_name),
+            };
+            inst.and_then(|i| mirroring_endpoint(i).ok().flatten()).map(auth).is_some_and(|a| a.cert && !a.windows)
+        });
+        if certificate_only {
+            run.evaluated();
             continue;
         }
         let mut known: Vec<(&str, Presented<'_>)> = Vec::new();

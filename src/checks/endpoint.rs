@@ -10,8 +10,9 @@
 
 use serde_json::{Value, json};
 
-use super::accounts::{self, Auth};
+use super::endpoint_facts::{self, Auth, DEFAULT_ENDPOINT, mirroring_endpoint, mirroring_tcp_row};
 use super::endpoint_url;
+use super::service_account;
 use super::{Check, CheckInfo, CheckRun, Ctx, Draft};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
@@ -19,8 +20,6 @@ use crate::snapshot::{Instance, Row, domains, keys};
 use crate::tcp_url::TcpUrl;
 use crate::topology::{AgView, ReplicaView};
 
-/// The wizard's endpoint name, which `endpoint.missing` creates (the accounts checks grant on the same name).
-pub(crate) const DEFAULT_ENDPOINT: &str = "Hadr_endpoint";
 const DEFAULT_PORT: u16 = 5022;
 
 const ENDPOINT_COLUMNS: &[&str] = &[
@@ -170,16 +169,6 @@ pub const CHECKS: &[Check] = &[
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The instance's database mirroring endpoint in `sys.database_mirroring_endpoints` (one at most).
-pub(crate) fn mirroring_endpoint(rows: &[Row]) -> Option<&Row> {
-    rows.iter().find(|r| domains::is_mirroring_endpoint(r)).or(rows.first())
-}
-
-/// The database mirroring row of `sys.tcp_endpoints` (type 4), which carries the port.
-pub(crate) fn mirroring_tcp_row(rows: &[Row]) -> Option<&Row> {
-    rows.iter().find(|r| domains::is_mirroring_endpoint(r))
-}
-
 /// Whether an instance hosts a replica, and so how much a bad endpoint matters.
 enum Hosting<'c> {
     /// It hosts replicas of these AGs: (AG, its replica row).
@@ -308,7 +297,7 @@ fn missing(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             None => format!("the conventional port {port}"),
         };
         let partner_cert_only = partner_endpoints(ctx, index).iter().any(|(_, e)| {
-            let a = accounts::auth(e);
+            let a = endpoint_facts::auth(e);
             a.cert && !a.windows
         });
         let cert_note = if partner_cert_only {
@@ -615,7 +604,7 @@ fn service_logins(ctx: &Ctx<'_>, inst: &Instance, index: usize) -> Result<Vec<St
     }
     let mut logins = Vec::new();
     for replica in replicas {
-        let (account, login) = accounts::service_identity(ctx, replica)?;
+        let (account, login) = service_account::service_identity(ctx, replica)?;
         logins.push(account);
         logins.extend(login);
     }
@@ -1061,7 +1050,7 @@ fn auth_incompatible(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     let windows_only = |x: Auth| x.windows && !x.cert;
     let cert_only = |x: Auth| x.cert && !x.windows;
     for (ags, a, b) in endpoint_pairs(ctx, run) {
-        let (xa, xb) = (accounts::auth(a.endpoint), accounts::auth(b.endpoint));
+        let (xa, xb) = (endpoint_facts::auth(a.endpoint), endpoint_facts::auth(b.endpoint));
         let (win, cert) = if windows_only(xa) && cert_only(xb) {
             (&a, &b)
         } else if cert_only(xa) && windows_only(xb) {

@@ -10,7 +10,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Check, CheckInfo, CheckRun, Ctx, accounts, endpoint};
+use super::endpoint_facts::mirroring_tcp_row;
+use super::service_account::find_instance;
+use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
 use crate::snapshot::{Instance, Row, keys};
@@ -118,7 +120,7 @@ pub(crate) fn record_replica_rows(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             Err(why) => {
                 let covered = ctx.topology.ags.iter().any(|ag| {
                     ag.replicas.iter().any(|r| {
-                        accounts::find_instance(ctx, r.server_name).is_some_and(|i| std::ptr::eq(i, inst))
+                        find_instance(ctx, r.server_name).is_some_and(|i| std::ptr::eq(i, inst))
                     })
                 });
                 if !covered {
@@ -131,7 +133,7 @@ pub(crate) fn record_replica_rows(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 
 /// Why a replica's own rows are not in the snapshot (not collected, or its connection failed).
 pub(crate) fn uncollected_reason(ctx: &Ctx<'_>, replica: &str) -> String {
-    match accounts::find_instance(ctx, replica) {
+    match find_instance(ctx, replica) {
         Some(inst) => match inst.rows(keys::SERVER_PROPERTIES) {
             Err(why) => format!("{replica}: {why}"),
             Ok(_) => format!("{replica} was collected but not matched to its replica"),
@@ -336,7 +338,7 @@ pub(crate) fn derive_fqdn(ctx: &Ctx<'_>, ag: &AgView<'_>, r: &ReplicaView<'_>) -
 /// The port of the replica's database mirroring endpoint per its own `sys.tcp_endpoints`.
 pub(crate) fn endpoint_port(ctx: &Ctx<'_>, r: &ReplicaView<'_>) -> Option<u16> {
     let inst = replica_instance(ctx, r)?;
-    let row = endpoint::mirroring_tcp_row(inst.rows(keys::TCP_ENDPOINTS).ok()?)?;
+    let row = mirroring_tcp_row(inst.rows(keys::TCP_ENDPOINTS).ok()?)?;
     row.int("port").and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0)
 }
 

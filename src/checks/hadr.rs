@@ -122,6 +122,10 @@ fn no_cluster(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if props.int("IsHadrEnabled") != Some(1) {
             continue;
         }
+        if only_non_wsfc_ags(inst) {
+            run.evaluated(); // EXTERNAL / NONE AGs only: no cluster to need, collected or not
+            continue;
+        }
         let Some(cluster) = run.rows(inst, keys::DM_HADR_CLUSTER) else { continue };
         if !cluster.is_empty() {
             continue;
@@ -129,10 +133,7 @@ fn no_cluster(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let Some(ags) = run.rows(inst, keys::AVAILABILITY_GROUPS) else { continue };
         let wsfc_ags: Vec<_> = ags
             .iter()
-            .filter(|ag| match ag.code("cluster_type_desc") {
-                Some(d) => d.eq_ignore_ascii_case("wsfc"),
-                None => ag.int("cluster_type").unwrap_or(0) == 0,
-            })
+            .filter(|ag| crate::snapshot::domains::is_wsfc_ag(ag))
             .collect();
         // An instance with only EXTERNAL/NONE AGs needs no WSFC; one with no AG yet is being set up.
         if !ags.is_empty() && wsfc_ags.is_empty() {
@@ -173,4 +174,11 @@ fn no_cluster(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             ))
             .emit();
     }
+}
+
+/// The instance hosts availability groups and none is a WSFC AG (Linux/Pacemaker, read-scale):
+/// the WSFC views (`dm_hadr_cluster`, `dm_hadr_cluster_members`) have nothing to say about it.
+pub(super) fn only_non_wsfc_ags(inst: &crate::snapshot::Instance) -> bool {
+    inst.rows(keys::AVAILABILITY_GROUPS)
+        .is_ok_and(|ags| !ags.is_empty() && !ags.iter().any(crate::snapshot::domains::is_wsfc_ag))
 }

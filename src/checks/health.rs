@@ -9,6 +9,7 @@
 
 use serde_json::json;
 
+use super::hadr::only_non_wsfc_ags;
 use super::session::{is_disconnected, is_sync_commit, state_with_source};
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
@@ -92,6 +93,9 @@ struct DbState<'s, 'a> {
     reporter: &'s Instance,
     row: &'s Row,
     replica: &'a ReplicaView<'s>,
+    /// The primary database's own row: `is_primary_replica` (SQL Server 2014 and later), else the
+    /// row of the AG's current primary replica (SQL Server 2012 has no such column).
+    primary: bool,
 }
 
 /// Every database replica state of `ag`: from the primary when it reported the replica's rows,
@@ -111,7 +115,13 @@ fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s,
         };
         if let Some((reporter, rows)) = chosen {
             let reporter = &ctx.snapshot.instances[reporter];
-            out.extend(rows.into_iter().map(|row| DbState { reporter, row, replica }));
+            let is_primary_replica = ag.primary.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(replica.server_name));
+            out.extend(rows.into_iter().map(|row| DbState {
+                reporter,
+                row,
+                replica,
+                primary: row.bit("is_primary_replica").unwrap_or(is_primary_replica),
+            }));
         }
     }
     out
@@ -181,7 +191,7 @@ fn synchronization(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         for db in database_states(ctx, ag) {
             // The primary database's own row mirrors its secondaries; suspended rows and
             // disconnected replicas have their own checks.
-            if db.row.bit("is_primary_replica") == Some(true) || db.row.bit("is_suspended") == Some(true) {
+            if db.primary || db.row.bit("is_suspended") == Some(true) {
                 continue;
             }
             let Some(state) = db.row.code("synchronization_state_desc") else { continue };
@@ -298,7 +308,7 @@ fn suspended(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             let database = database_label(ctx, db.row);
             let reason = db.row.code("suspend_reason_desc");
             let by_user = reason.is_some_and(|r| r.eq_ignore_ascii_case("SUSPEND_FROM_USER"));
-            let is_primary = db.row.bit("is_primary_replica") == Some(true);
+            let is_primary = db.primary;
             let role = if is_primary {
                 "the primary database (data movement to every secondary is suspended)"
             } else {
@@ -388,7 +398,7 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 .map_or(&[][..], Vec::as_slice)
                 .iter()
                 .copied()
-                .filter(|d| d.row.bit("is_primary_replica") != Some(true))
+                .filter(|d| !d.primary)
                 .filter(|d| {
                     d.row.bit("is_suspended") == Some(true)
                         || d.row
@@ -475,6 +485,10 @@ fn quorum(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     // One finding per cluster and state, naming every instance that reported it.
     let mut seen: Vec<(String, String, Vec<String>, &Row)> = Vec::new();
     for inst in ctx.instances() {
+        if only_non_wsfc_ags(inst) {
+            run.evaluated();
+            continue;
+        }
         let Some(rows) = run.rows(inst, keys::DM_HADR_CLUSTER) else { continue };
         for row in rows {
             let state = match row.code("quorum_state_desc") {
@@ -539,6 +553,10 @@ fn cluster_member_down(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     // Every collected instance lists the same members: report each member once, from the first.
     let mut reported: Vec<String> = Vec::new();
     for inst in ctx.instances() {
+        if only_non_wsfc_ags(inst) {
+            run.evaluated();
+            continue;
+        }
         let Some(members) = run.rows(inst, keys::DM_HADR_CLUSTER_MEMBERS) else { continue };
         // A member has 0 or 1 vote; clamping keeps a corrupt count from overflowing the sums below.
         let votes = |r: &Row| r.int("number_of_quorum_votes").unwrap_or(0).clamp(0, i64::from(u32::MAX));

@@ -251,6 +251,11 @@ fn no_online_ip(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if l.is_dnn() {
             continue; // a DNN has no virtual IP
         }
+        if !l.ag.is_wsfc() {
+            // EXTERNAL (Pacemaker) / NONE: the virtual IP is the cluster manager's resource, not a WSFC
+            // resource SQL Server reports on; listener.unreachable still probes it.
+            continue;
+        }
         if !l.online_ips().is_empty() {
             continue;
         }

@@ -4,8 +4,10 @@ mod run;
 
 pub mod accounts;
 pub mod build_version;
+pub mod certificate_auth;
 pub mod endpoint;
 pub mod endpoint_url;
+mod endpoint_facts;
 pub mod errorlog;
 pub mod hadr;
 pub mod health;
@@ -13,6 +15,7 @@ pub mod listener;
 pub mod network;
 pub mod routing;
 pub mod session;
+mod service_account;
 
 pub use run::{CheckRun, Draft, NotEvaluated};
 
@@ -112,6 +115,7 @@ pub fn catalog() -> Vec<&'static Check> {
     [
         hadr::CHECKS,
         accounts::CHECKS,
+        certificate_auth::CHECKS,
         endpoint::CHECKS,
         endpoint_url::CHECKS,
         network::CHECKS,

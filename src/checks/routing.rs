@@ -813,7 +813,13 @@ fn url_wrong_host(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 fn url_unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     let probes: Vec<_> = ctx.snapshot.probes.iter().filter(|p| p.purpose.eq_ignore_ascii_case("routing")).collect();
     if probes.is_empty() {
-        run.skip("probes", "the snapshot has no routing probes (collected without probing, or offline)");
+        // No routing URL (a basic AG, or no readable secondaries): nothing to probe, nothing missing.
+        let ags = &ctx.topology.ags;
+        if ags.is_empty() || ags.iter().any(|ag| ag.replicas.iter().any(|r| routing_url(r).is_some())) {
+            run.skip("probes", "the snapshot has no routing probes (collected without probing, or offline)");
+        } else {
+            run.evaluated();
+        }
         return;
     }
     for lists in ags_for_urls(ctx, run) {

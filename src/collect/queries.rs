@@ -78,6 +78,8 @@ pub fn statement(key: &str) -> Option<&'static str> {
         keys::DM_HADR_DATABASE_REPLICA_STATES => "SELECT * FROM sys.dm_hadr_database_replica_states;",
         keys::DM_HADR_CLUSTER => "SELECT * FROM sys.dm_hadr_cluster;",
         keys::DM_HADR_CLUSTER_MEMBERS => "SELECT * FROM sys.dm_hadr_cluster_members;",
+        keys::CERTIFICATES => "SELECT * FROM master.sys.certificates;",
+        keys::DATABASE_PRINCIPALS => "SELECT N'master' AS database_name, * FROM master.sys.database_principals;",
         keys::ERRORLOG => ERRORLOG,
         _ => return None,
     })

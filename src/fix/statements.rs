@@ -17,6 +17,22 @@ pub fn enable_login(login: &str) -> Option<String> {
     Some(format!("ALTER LOGIN {} ENABLE;", ident(login)?))
 }
 
+/// Creates a user in master for a login unless one exists (the owner a certificate is mapped through).
+pub fn create_master_user(user: &str, login: &str) -> Option<String> {
+    Some(format!(
+        "USE [master]; IF NOT EXISTS (SELECT 1 FROM sys.database_principals WHERE name = {}) CREATE USER {} FOR LOGIN {};",
+        literal(user),
+        ident(user)?,
+        ident(login)?
+    ))
+}
+
+/// Makes `user` (in master) the owner of a certificate in master: the endpoint handshake maps a
+/// partner's certificate to a login through its owner.
+pub fn alter_certificate_owner(certificate: &str, user: &str) -> Option<String> {
+    Some(format!("USE [master]; ALTER AUTHORIZATION ON CERTIFICATE::{} TO {};", ident(certificate)?, ident(user)?))
+}
+
 /// Removes a DENY (REVOKE clears both grants and denies; the GRANT that follows restores CONNECT).
 pub fn revoke_connect(endpoint: &str, login: &str) -> Option<String> {
     Some(format!("REVOKE CONNECT ON ENDPOINT::{} FROM {};", ident(endpoint)?, ident(login)?))

@@ -28,6 +28,15 @@ pub fn is_mirroring_listener(row: &Row) -> bool {
     }
 }
 
+/// `sys.availability_groups`: cluster_type 0 = WSFC; the column is absent before SQL Server 2017,
+/// where every AG was a WSFC AG (1 = EXTERNAL, e.g. Pacemaker; 2 = NONE, read-scale).
+pub fn is_wsfc_ag(row: &Row) -> bool {
+    match row.code("cluster_type_desc") {
+        Some(desc) => desc.eq_ignore_ascii_case("wsfc"),
+        None => row.int("cluster_type").unwrap_or(0) == 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +54,8 @@ mod tests {
         assert!(!is_mirroring_listener(&row(serde_json::json!({"type": 4}))));
         assert!(is_tsql_listener(&row(serde_json::json!({"type": 0, "type_desc": "TSQL"}))));
         assert!(!is_tsql_listener(&row(serde_json::json!({"type": 0, "type_desc": "DATABASE_MIRRORING"}))));
+        assert!(is_wsfc_ag(&row(serde_json::json!({"name": "AG2012"}))), "before 2017 every AG is a WSFC AG");
+        assert!(!is_wsfc_ag(&row(serde_json::json!({"cluster_type": 1, "cluster_type_desc": "external"}))));
+        assert!(!is_wsfc_ag(&row(serde_json::json!({"cluster_type": 2}))));
     }
 }

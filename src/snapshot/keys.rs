@@ -23,6 +23,11 @@ pub const DM_HADR_DATABASE_REPLICA_STATES: &str = "dm_hadr_database_replica_stat
 pub const DM_HADR_CLUSTER: &str = "dm_hadr_cluster";
 pub const DM_HADR_CLUSTER_MEMBERS: &str = "dm_hadr_cluster_members";
 pub const ERRORLOG: &str = "errorlog";
+/// Added after v1: `master.sys.certificates` (endpoint certificates and partners' certificates).
+pub const CERTIFICATES: &str = "certificates";
+/// Added after v1: `sys.database_principals` of `master`, each row plus a `database_name` column
+/// (the owners of certificates: certificate -> user -> login).
+pub const DATABASE_PRINCIPALS: &str = "database_principals";
 
 /// Every key the v1 collector fills, in collection order.
 pub const ALL: &[&str] = &[
@@ -45,5 +50,7 @@ pub const ALL: &[&str] = &[
     DM_HADR_DATABASE_REPLICA_STATES,
     DM_HADR_CLUSTER,
     DM_HADR_CLUSTER_MEMBERS,
+    CERTIFICATES,
+    DATABASE_PRINCIPALS,
     ERRORLOG,
 ];

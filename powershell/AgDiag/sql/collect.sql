@@ -65,8 +65,10 @@ INSERT INTO @queries (ord, [key], [sql]) VALUES
 (17, N'dm_hadr_database_replica_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_database_replica_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (18, N'dm_hadr_cluster', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (19, N'dm_hadr_cluster_members', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster_members FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(20, N'certificates', N'SELECT @j = (SELECT * FROM master.sys.certificates FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(21, N'database_principals', N'SELECT @j = (SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 -- sys.sp_readerrorlog 0, 1 (current log, SQL Server log) is read into #agdiag_errorlog below.
-(20, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)');
+(22, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)');
 
 -- The error log, filtered to what AG troubleshooting needs (the same filter as agdiag collect).
 CREATE TABLE #agdiag_errorlog (LogDate datetime NULL, ProcessInfo nvarchar(64) NULL, [Text] nvarchar(max) NULL);
@@ -98,13 +100,13 @@ WHILE @ord <= (SELECT MAX(ord) FROM @queries)
 BEGIN
     SELECT @key = [key], @sql = [sql] FROM @queries WHERE ord = @ord;
     SET @j = NULL;
-    -- `SELECT * FROM sys.<view>` becomes the view's columns on this version, in order, with every
+    -- `* FROM [master.]sys.<view>` becomes the view's columns on this version, in order, with every
     -- varbinary/binary column as "0x..." hex (style 1) under its own name. A view missing on this
-    -- version keeps SELECT * and fails below as before (error 208, recorded in query_errors).
-    SET @from = CHARINDEX(N'SELECT * FROM sys.', @sql);
+    -- version keeps * and fails below as before (error 208, recorded in query_errors).
+    SET @from = CHARINDEX(N'* FROM ', @sql);
     IF @from > 0
     BEGIN
-        SET @view = SUBSTRING(@sql, @from + 14, CHARINDEX(N' ', @sql + N' ', @from + 14) - (@from + 14));
+        SET @view = SUBSTRING(@sql, @from + 7, CHARINDEX(N' ', @sql + N' ', @from + 7) - (@from + 7));
         SET @cols = STUFF((
             SELECT N', ' + CASE WHEN TYPE_NAME(c.system_type_id) IN (N'varbinary', N'binary')
                                THEN N'CONVERT(varchar(max), ' + QUOTENAME(c.name) + N', 1) AS ' + QUOTENAME(c.name)
@@ -114,7 +116,7 @@ BEGIN
             ORDER BY c.column_id
             FOR XML PATH(''), TYPE).value('.', 'nvarchar(max)'), 1, 2, N'');
         IF @cols IS NOT NULL
-            SET @sql = STUFF(@sql, @from, 8, N'SELECT ' + @cols);
+            SET @sql = STUFF(@sql, @from, 1, @cols);
     END;
     IF @key = N'errorlog' AND @errorlog_error IS NOT NULL
         SET @errors += CASE WHEN @errors = N'' THEN N'' ELSE N',' END + N'"errorlog":' + @errorlog_error;
