@@ -113,7 +113,9 @@ pub fn source_list_rows<'s>(snapshot: &'s Snapshot, ag: &AgView<'s>) -> &'s [Row
 
 pub fn simulate(topology: &Topology<'_>) -> Vec<RoutingPath> {
     let mut paths = Vec::new();
-    for ag in &topology.ags {
+    // A distributed AG has no routing lists of its own: clients connect to a member AG's listener,
+    // and that member AG's own lists route them.
+    for ag in topology.ags.iter().filter(|ag| !ag.is_distributed()) {
         let collected = topology
             .snapshot
             .instances

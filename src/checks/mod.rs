@@ -4,6 +4,7 @@ mod run;
 
 pub mod accounts;
 pub mod build_version;
+pub mod distributed;
 pub mod endpoint;
 pub mod endpoint_url;
 pub mod errorlog;
@@ -98,6 +99,7 @@ pub fn catalog() -> Vec<&'static Check> {
         health::CHECKS,
         errorlog::CHECKS,
         build_version::CHECKS,
+        distributed::CHECKS,
     ]
     .into_iter()
     .flatten()

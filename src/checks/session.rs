@@ -245,7 +245,8 @@ pub fn classify(number: Option<i64>, description: Option<&str>) -> Classificatio
 
 fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     note_coverage(ctx, run, keys::DM_HADR_AVAILABILITY_REPLICA_STATES);
-    for ag in &ctx.topology.ags {
+    // A distributed AG's disconnected member AG is `distributed.disconnected`'s finding.
+    for ag in ctx.topology.ags.iter().filter(|ag| !ag.is_distributed()) {
         for replica in &ag.replicas {
             let Some((reporter, state)) = state_with_source(ctx, ag, replica) else { continue };
             if !is_disconnected(state) {
@@ -339,11 +340,15 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 
 /// The instance's own replicas: its `is_local` replica-state rows joined to its `availability_replicas`
 /// (optional evidence: an instance without them simply has none).
-fn local_replicas(inst: &Instance) -> Vec<&Row> {
+/// The instance's own availability replicas (local state rows). A distributed AG's local row
+/// names the member availability group this instance is primary of, not the instance: it is no
+/// replica of the instance and never a sign of a rename.
+fn local_replicas<'s>(ctx: &Ctx<'_>, inst: &'s Instance) -> Vec<&'s Row> {
     let replicas = inst.rows_or_empty(keys::AVAILABILITY_REPLICAS);
     inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES)
         .iter()
         .filter(|state| state.bit("is_local") == Some(true))
+        .filter(|state| !state.str("group_id").is_some_and(|g| ctx.topology.is_distributed_group(g)))
         .filter_map(|state| {
             let id = guid(state, "replica_id")?;
             replicas.iter().find(|r| guid(r, "replica_id").as_deref() == Some(id.as_str()))
@@ -359,7 +364,7 @@ fn server_renamed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let registered = props.str("@@SERVERNAME").map(str::trim).filter(|n| !n.is_empty());
         let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
         let names_differ = matches!((current, registered), (Some(c), Some(r)) if !same(c, r));
-        let local = local_replicas(inst);
+        let local = local_replicas(ctx, inst);
         let stale: Vec<&Row> = local
             .iter()
             .copied()
@@ -389,6 +394,7 @@ fn server_renamed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             ctx.topology
                 .ags
                 .iter()
+                .filter(|ag| !ag.is_distributed())
                 .flat_map(|ag| ag.replicas.iter())
                 .filter(|r| r.instance.is_some_and(|i| std::ptr::eq(&ctx.snapshot.instances[i], inst)))
                 .map(|r| r.row)

@@ -106,3 +106,15 @@ pub fn grant_connect_with_grant_option(endpoint: &str, login: &str) -> Option<St
 pub fn set_endpoint_url(ag: &str, replica: &str, url: &str) -> Option<String> {
     modify_replica(ag, replica, &format!("ENDPOINT_URL = {}", plain_literal(url)?))
 }
+
+/// `ALTER AVAILABILITY GROUP [dag] MODIFY AVAILABILITY GROUP ON N'member' WITH (LISTENER_URL = N'url');`
+/// for a distributed AG. Each side keeps its own copy of the distributed AG's metadata: run it on
+/// the global primary and on the forwarder.
+pub fn set_listener_url(distributed_ag: &str, member_ag: &str, url: &str) -> Option<String> {
+    Some(format!(
+        "ALTER AVAILABILITY GROUP {} MODIFY AVAILABILITY GROUP ON {} WITH (LISTENER_URL = {});",
+        ident(distributed_ag)?,
+        plain_literal(member_ag)?,
+        plain_literal(url)?
+    ))
+}
