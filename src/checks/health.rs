@@ -438,8 +438,26 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if reported_replicas > 0 || explained_elsewhere > 0 {
             continue; // The group's rolled-up health is a consequence of the replicas above.
         }
+        if ag.is_distributed() && distributed_member_disconnected(ctx, ag) {
+            continue; // distributed.disconnected reports the link between the two AGs.
+        }
         ag_level_health(ctx, run, ag);
     }
+}
+
+/// True when an instance hosting the distributed AG reports one of its member AGs DISCONNECTED
+/// (its replica states are on the global primary and the forwarder, which are not named like the
+/// AG's replicas, so the merged picture does not attach them).
+fn distributed_member_disconnected(ctx: &Ctx<'_>, ag: &AgView<'_>) -> bool {
+    ctx.instances().any(|inst| {
+        inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES).iter().any(|s| {
+            guid(s, "group_id").as_deref() == Some(ag.group_id.as_str())
+                && match s.code("connected_state_desc") {
+                    Some(d) => d.eq_ignore_ascii_case("DISCONNECTED"),
+                    None => s.int("connected_state") == Some(0),
+                }
+        })
+    })
 }
 
 /// The AG's rolled-up health, when no replica-level row explains it (e.g. only secondaries were collected).
