@@ -132,8 +132,13 @@ impl ListenerRows<'_> {
     }
 }
 
-fn distributed_ags<'a, 's>(ctx: &'a Ctx<'s>) -> impl Iterator<Item = &'a AgView<'s>> {
-    ctx.topology.ags.iter().filter(|ag| ag.is_distributed())
+/// The distributed AGs; reading every instance's `availability_groups` first, so a snapshot
+/// without any distributed AG counts as evaluated (and one that could not be read says why).
+fn distributed_ags<'a, 's>(ctx: &'a Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<&'a AgView<'s>> {
+    for inst in ctx.instances() {
+        let _ = run.rows(inst, keys::AVAILABILITY_GROUPS);
+    }
+    ctx.topology.ags.iter().filter(|ag| ag.is_distributed()).collect()
 }
 
 /// The ordinary AG named `name`, when an instance of it was collected.
@@ -228,7 +233,7 @@ fn join_ports(ports: &[u16]) -> String {
 }
 
 fn listener_url(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
-    for dag in distributed_ags(ctx) {
+    for dag in distributed_ags(ctx, run) {
         let rows = member_rows(ctx, run, dag);
         run.evaluated();
         // Group each member's rows by URL: both sides usually store the same one.
@@ -399,7 +404,7 @@ fn is_disconnected(state: &Row) -> bool {
 }
 
 fn disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
-    for dag in distributed_ags(ctx) {
+    for dag in distributed_ags(ctx, run) {
         let rows = member_rows(ctx, run, dag);
         // Each member's disconnected state rows, with the instance that reported them.
         let mut seen: Vec<(&str, &Row, &Instance, &Row)> = Vec::new();
@@ -505,7 +510,7 @@ fn disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 }
 
 fn dnn_listener(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
-    for dag in distributed_ags(ctx) {
+    for dag in distributed_ags(ctx, run) {
         let rows = member_rows(ctx, run, dag);
         let mut done: Vec<String> = Vec::new();
         for m in &rows {
