@@ -13,7 +13,7 @@ use super::session::{is_disconnected, is_sync_commit, state_with_source};
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::tsql;
-use crate::snapshot::{Instance, Row, keys};
+use crate::snapshot::{Instance, Row, domains, keys};
 use crate::topology::{AgView, ReplicaView, guid};
 
 const SEED_HEALTH: &str = "troubleshoot-ag-configuration: Join Database Fails (35250) step 3 (check the replica states); session-failures-between-replicas: Responding to an Error";
@@ -370,7 +370,11 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let dbs = database_states(ctx, ag);
         for replica in &ag.replicas {
             let Some((reporter, state)) = state_with_source(ctx, ag, replica) else { continue };
-            let problems = replica_problems(state);
+            let mut problems = replica_problems(state);
+            if domains::is_configuration_only(replica.row) {
+                // It holds no databases: there is nothing to synchronize, whatever the rollup says.
+                problems.retain(|(_, p)| !p.starts_with("synchronization health"));
+            }
             if problems.is_empty() {
                 continue;
             }

@@ -118,3 +118,14 @@ pub fn set_listener_url(distributed_ag: &str, member_ag: &str, url: &str) -> Opt
         plain_literal(url)?
     ))
 }
+
+/// Gives a configuration-only replica's endpoint the witness role it needs (`ROLE = WITNESS`, the
+/// only value SQL Server Express accepts), unless it already is WITNESS (2) or ALL (3).
+pub fn alter_endpoint_role_witness(endpoint: &str) -> Option<String> {
+    Some(format!(
+        "IF EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints WHERE name = {} AND role NOT IN (2, 3)) \
+         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (ROLE = WITNESS);",
+        literal(endpoint),
+        ident(endpoint)?
+    ))
+}
