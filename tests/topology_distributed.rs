@@ -185,3 +185,38 @@ fn the_distributed_ag_id_is_what_the_rows_say() {
     let sql2 = snap.instances.iter().find(|i| i.is_named("SQL2")).unwrap();
     assert!(sql2.results["availability_groups"].iter().all(|g| g.str("group_id") != Some(DAG)), "a secondary of AG1 does not host DistAG");
 }
+
+#[test]
+fn the_other_clusters_service_account_without_a_login_is_found_through_the_distributed_ag() {
+    // AG2's cluster runs under CONTOSO\svc_sqlb; its own replicas grant it CONNECT, AG1's do not
+    // know it. The global primary and the forwarder connect through the distributed AG, so SQL1
+    // and SQL2 (either can be the global primary) each lack a login for SQL3's and SQL4's account.
+    let mut snap = healthy_dag();
+    let engine = |r: &Row| r.str("servicename").is_some_and(|s| s.starts_with("SQL Server ("));
+    for host in ["SQL3", "SQL4"] {
+        set_where(&mut snap, host, "dm_server_services", engine, "service_account", json!("CONTOSO\\svc_sqlb"));
+        let login: Row = serde_json::from_value(json!({
+            "name": "CONTOSO\\svc_sqlb", "principal_id": 263, "sid": "0x0105000000000005150000004A3B1C7D5E9F2A8B6C0D1E2F71040000",
+            "type": "U", "type_desc": "WINDOWS_LOGIN", "is_disabled": 0, "create_date": "2026-06-11T14:20:11.017",
+            "modify_date": "2026-06-11T14:20:11.017", "default_database_name": "master", "default_language_name": "us_english",
+            "credential_id": null, "owning_principal_id": null, "is_fixed_role": false
+        }))
+        .unwrap();
+        rows_mut(&mut snap, host, "server_principals").push(login);
+        let grant: Row = serde_json::from_value(json!({
+            "class": 105, "class_desc": "ENDPOINT", "major_id": 65536, "minor_id": 0, "grantee_principal_id": 263,
+            "grantor_principal_id": 1, "type": "CO  ", "permission_name": "CONNECT", "state": "G", "state_desc": "GRANT"
+        }))
+        .unwrap();
+        rows_mut(&mut snap, host, "server_permissions").push(grant);
+    }
+    let report = run(snap);
+    let found = findings_of(&report, "accounts.login_missing");
+    let on: Vec<&str> = found.iter().filter_map(|f| f.instance.as_deref()).collect();
+    assert_eq!(on, ["SQL1", "SQL2"], "{found:#?}");
+    for f in found {
+        assert!(f.message.contains("CONTOSO\\svc_sqlb"), "{}", f.message);
+        assert!(f.message.contains("DistAG"), "{}", f.message);
+        assert!(f.fix.as_deref().unwrap().contains("CREATE LOGIN [CONTOSO\\svc_sqlb] FROM WINDOWS;"), "{:?}", f.fix);
+    }
+}
