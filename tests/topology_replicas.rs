@@ -254,3 +254,15 @@ fn a_dnn_listener_that_answers_nowhere_is_unreachable() {
     assert_severity(f, Severity::Error);
     assert!(f.message.contains("AG1-DNN"), "{}", f.message);
 }
+
+#[test]
+fn with_an_external_cluster_the_synchronous_replica_is_a_failover_partner_and_the_config_only_replica_is_not() {
+    // FAILOVER_MODE = EXTERNAL: Pacemaker fails over to SQL2 on its own; SQL3 never becomes primary.
+    let report = run(load(CONFIG_ONLY));
+    let when: Vec<(&str, &str)> = report
+        .routing_simulation
+        .iter()
+        .map(|p| (p.when_primary.as_str(), p.could_be_primary_because.as_str()))
+        .collect();
+    assert_eq!(when, [("SQL1", "current primary"), ("SQL2", "automatic failover partner")]);
+}
