@@ -48,6 +48,8 @@ fn the_healthy_distributed_ag_gives_no_error_and_no_warning() {
     assert_all_pass(&report, &["distributed.listener_url", "distributed.disconnected", "distributed.dnn_listener"]);
     // The distributed AG's local row (AG1 on SQL1, AG2 on SQL3) names an AG, not a renamed server.
     assert_all_pass(&report, &["session.server_renamed"]);
+    // No READ_ONLY_ROUTING_URL anywhere, so no routing probe is missing.
+    assert_all_pass(&report, &["routing.url_unreachable", "accounts.login_missing", "accounts.connect_missing"]);
     // A distributed AG has no routing lists of its own: the simulation covers AG1 and AG2 only.
     assert!(report.routing_simulation.iter().all(|p| p.availability_group != "DistAG"), "{:#?}", report.routing_simulation);
 }

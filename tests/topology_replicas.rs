@@ -240,6 +240,8 @@ fn a_dnn_listener_without_ip_rows_gives_no_error_and_no_warning() {
     let f = single(&report, "listener.multi_subnet");
     assert_severity(f, Severity::Info);
     assert!(f.message.contains("distributed network name (DNN)") && f.message.contains("6789"), "{}", f.message);
+    // A DNN has no virtual IP: RegisterAllProvidersIP is no advice for it.
+    assert!(!f.remediation.contains("RegisterAllProvidersIP"), "{}", f.remediation);
 }
 
 #[test]
