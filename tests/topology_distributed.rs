@@ -222,3 +222,29 @@ fn the_other_clusters_service_account_without_a_login_is_found_through_the_distr
         assert!(f.fix.as_deref().unwrap().contains("CREATE LOGIN [CONTOSO\\svc_sqlb] FROM WINDOWS;"), "{:?}", f.fix);
     }
 }
+
+#[test]
+fn suspended_data_movement_into_the_secondary_ag_is_resumed_on_the_forwarder() {
+    let mut snap = healthy_dag();
+    for host in ["SQL1", "SQL3"] {
+        for (column, value) in [
+            ("synchronization_state", json!(0)),
+            ("synchronization_state_desc", json!("NOT SYNCHRONIZING")),
+            ("is_suspended", json!(true)),
+            ("suspend_reason", json!(0)),
+            ("suspend_reason_desc", json!("SUSPEND_FROM_USER")),
+        ] {
+            set_where(&mut snap, host, "dm_hadr_database_replica_states", is_dag_ag2, column, value);
+        }
+    }
+    let report = run(snap);
+    let f = single(&report, "health.suspended");
+    assert_eq!(f.availability_group.as_deref(), Some("DistAG"));
+    assert_eq!(f.replica.as_deref(), Some("AG2"));
+    assert!(f.remediation.contains("(SQL3)"), "{}", f.remediation);
+    // The database replica of member AG2 lives on AG2's primary, the forwarder: resume it there.
+    assert_eq!(f.fix_steps.len(), 1);
+    assert_eq!(f.fix_steps[0].target, "SQL3");
+    assert!(f.fix_steps[0].text.ends_with("ALTER DATABASE [SalesDB] SET HADR RESUME;"), "{}", f.fix_steps[0].text);
+    assert_none(&report, "distributed.disconnected");
+}

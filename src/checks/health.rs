@@ -92,11 +92,17 @@ struct DbState<'s, 'a> {
     reporter: &'s Instance,
     row: &'s Row,
     replica: &'a ReplicaView<'s>,
+    /// The instance that holds this database replica (the `:Connect` target of a fix): the replica
+    /// itself, or for a distributed AG the primary of the member AG (global primary or forwarder).
+    host: &'s str,
 }
 
 /// Every database replica state of `ag`: from the primary when it reported the replica's rows,
 /// else from the replica's own instance (its local rows).
 fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s, 'a>> {
+    if ag.is_distributed() {
+        return distributed_database_states(ctx, ag);
+    }
     let primary = ag.primary.as_deref().and_then(|p| ctx.instance_named(p));
     let rows_of = |inst: &'s Instance, replica_id: &str, local_only: bool| -> Vec<&'s Row> {
         inst.rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES)
@@ -113,7 +119,45 @@ fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s,
             _ => ctx.instance_named(replica.server_name).map(|own| (own, rows_of(own, &replica.replica_id, true))),
         };
         if let Some((reporter, rows)) = chosen {
-            out.extend(rows.into_iter().map(|row| DbState { reporter, row, replica }));
+            out.extend(rows.into_iter().map(|row| DbState { reporter, row, replica, host: replica.server_name }));
+        }
+    }
+    out
+}
+
+/// A distributed AG's database states: its replicas are AGs, so the rows are on the instance
+/// whose local row of the distributed AG is PRIMARY (the global primary sees every member) or on
+/// the member's own primary (the forwarder, its local rows).
+fn distributed_database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s, 'a>> {
+    let states = |inst: &'s Instance| inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES);
+    let local_row = |inst: &'s Instance, replica_id: &str| {
+        states(inst).iter().any(|r| guid(r, "replica_id").as_deref() == Some(replica_id) && r.bit("is_local") == Some(true))
+    };
+    let connected = || ctx.instances().filter(|i| i.connected);
+    let global_primary = connected().find(|i| {
+        states(i).iter().any(|r| {
+            guid(r, "group_id").as_deref() == Some(ag.group_id.as_str())
+                && r.bit("is_local") == Some(true)
+                && r.is("role_desc", "PRIMARY")
+        })
+    });
+    let rows_of = |inst: &'s Instance, replica_id: &str, local_only: bool| -> Vec<&'s Row> {
+        inst.rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES)
+            .iter()
+            .filter(|r| guid(r, "replica_id").as_deref() == Some(replica_id))
+            .filter(|r| !local_only || r.bit("is_local") == Some(true))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for replica in &ag.replicas {
+        let own = connected().find(|i| local_row(i, &replica.replica_id));
+        let host = own.map(|i| i.name()).unwrap_or(replica.server_name);
+        let chosen = match global_primary.map(|p| (p, rows_of(p, &replica.replica_id, false))) {
+            Some((p, rows)) if !rows.is_empty() => Some((p, rows)),
+            _ => own.map(|o| (o, rows_of(o, &replica.replica_id, true))),
+        };
+        if let Some((reporter, rows)) = chosen {
+            out.extend(rows.into_iter().map(|row| DbState { reporter, row, replica, host }));
         }
     }
     out
@@ -328,12 +372,13 @@ fn suspended(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     "reported_by": db.reporter.name(),
                 }))
                 .remediation(format!(
-                    "{}Then resume data movement on the instance hosting this database replica ({replica}) with \
+                    "{}Then resume data movement on the instance hosting this database replica ({}) with \
                      ALTER DATABASE ... SET HADR RESUME, and confirm it returns to {}.",
                     if by_user { "" } else { "First fix the cause recorded in the error log of that instance (disk space, I/O or redo errors); resuming before that suspends it again. " },
+                    db.host,
                     if is_sync_commit(db.replica.row) { "SYNCHRONIZED" } else { "SYNCHRONIZING" }
                 ))
-                .fix(resume_step(replica, name, db.row))
+                .fix(resume_step(db.host, name, db.row))
                 .emit();
         }
     }
@@ -442,26 +487,8 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if reported_replicas > 0 || explained_elsewhere > 0 {
             continue; // The group's rolled-up health is a consequence of the replicas above.
         }
-        if ag.is_distributed() && distributed_member_disconnected(ctx, ag) {
-            continue; // distributed.disconnected reports the link between the two AGs.
-        }
         ag_level_health(ctx, run, ag);
     }
-}
-
-/// True when an instance hosting the distributed AG reports one of its member AGs DISCONNECTED
-/// (its replica states are on the global primary and the forwarder, which are not named like the
-/// AG's replicas, so the merged picture does not attach them).
-fn distributed_member_disconnected(ctx: &Ctx<'_>, ag: &AgView<'_>) -> bool {
-    ctx.instances().any(|inst| {
-        inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES).iter().any(|s| {
-            guid(s, "group_id").as_deref() == Some(ag.group_id.as_str())
-                && match s.code("connected_state_desc") {
-                    Some(d) => d.eq_ignore_ascii_case("DISCONNECTED"),
-                    None => s.int("connected_state") == Some(0),
-                }
-        })
-    })
 }
 
 /// The AG's rolled-up health, when no replica-level row explains it (e.g. only secondaries were collected).

@@ -74,6 +74,18 @@ pub(super) fn state_with_source<'s>(
             .find(|r| guid(r, "replica_id").as_deref() == Some(replica.replica_id.as_str()))
             .map(|row| (inst, row))
     };
+    if ag.is_distributed() {
+        // The replicas are AGs, named like no instance: the global primary (whose local row of the
+        // distributed AG is PRIMARY) sees every member; the forwarder sees its own member's row.
+        let states = |inst: &'s Instance| inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES);
+        let in_group = |r: &Row| guid(r, "group_id").as_deref() == Some(ag.group_id.as_str());
+        let local = |r: &Row| r.bit("is_local") == Some(true);
+        let global_primary =
+            ctx.instances().filter(|i| i.connected).find(|i| states(i).iter().any(|r| in_group(r) && local(r) && r.is("role_desc", "PRIMARY")));
+        return global_primary.and_then(find).or_else(|| {
+            ctx.instances().filter(|i| i.connected).find_map(|i| find(i).filter(|(_, row)| local(row)))
+        });
+    }
     let from_primary = ag.primary.as_deref().and_then(|p| ctx.instance_named(p)).and_then(find);
     from_primary.or_else(|| ctx.instance_named(replica.server_name).and_then(find))
 }
