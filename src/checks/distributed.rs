@@ -288,8 +288,9 @@ fn listener_url(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 if !ports.is_empty() && !ports.contains(&u.port) {
                     let what = match named.and_then(ListenerRows::port) {
                         Some(lp) if lp == u.port => format!(
-                            "its port {} is the listener's client (TSQL) port, but LISTENER_URL takes the port of {name}'s \
-                             database mirroring endpoints ({}): nothing that serves the distributed AG listens on {}",
+                            "its port {} is the listener's client (TSQL) port, while LISTENER_URL takes the port of {name}'s \
+                             database mirroring endpoints ({}): on {} the Database Engine answers client logins, not the \
+                             distributed AG's database mirroring traffic",
                             u.port,
                             join_ports(&ports),
                             u.port
