@@ -268,3 +268,17 @@ fn with_an_external_cluster_the_synchronous_replica_is_a_failover_partner_and_th
         .collect();
     assert_eq!(when, [("SQL1", "current primary"), ("SQL2", "automatic failover partner")]);
 }
+
+#[test]
+fn a_name_probe_that_landed_on_the_offline_dr_ip_is_no_dns_finding() {
+    // DNS returns both listener IPs (RegisterAllProvidersIP); the probe by name tried the DR one.
+    let mut snap = load(MULTI_SUBNET);
+    for probe in snap.probes.iter_mut().filter(|p| p.purpose == "listener" && p.via == "name") {
+        probe.address = Some("10.2.0.50".into());
+        probe.ok = false;
+        probe.error = Some("connection timed out".into());
+    }
+    let report = run(snap);
+    assert_no_error_or_warning(&report);
+    assert_all_pass(&report, &["network.name_resolution", "listener.unreachable"]);
+}
