@@ -141,8 +141,14 @@ fn a_disconnected_member_ag_is_one_error_with_its_last_connect_error_and_what_th
     }
     assert_eq!(f.evidence["dm_hadr_availability_replica_states"].as_array().unwrap().len(), 2);
     assert!(f.evidence["dm_hadr_database_replica_states"].as_array().is_some_and(|d| !d.is_empty()));
-    // The link belongs to the distributed AG's check, not to the per-replica one.
+    // From each side, test the path to the other AG's LISTENER_URL.
+    let steps: Vec<(&str, bool)> = f.fix_steps.iter().map(|s| (s.target.as_str(), s.manual)).collect();
+    assert_eq!(steps, [("SQL1", true), ("SQL3", true)]);
+    assert!(f.fix_steps[0].text.contains("Test-NetConnection -ComputerName 'ag2-listener.contoso.com' -Port 5022"), "{}", f.fix_steps[0].text);
+    assert!(f.fix_steps[1].text.contains("Test-NetConnection -ComputerName 'ag1-listener.contoso.com' -Port 5022"), "{}", f.fix_steps[1].text);
+    // The link belongs to the distributed AG's check, not to the per-replica or per-AG health ones.
     assert_none(&report, "session.replica_disconnected");
+    assert_none(&report, "health.replica_not_healthy");
 }
 
 #[test]

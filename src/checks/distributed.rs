@@ -470,7 +470,37 @@ fn disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             Some(t) => format!("every transaction committed on {primary_name} since about {t}"),
             None => format!("every transaction committed on {primary_name} since the link dropped"),
         };
-        let hosts: Vec<String> = seen.iter().map(|(_, _, h, _)| h.name().to_string()).collect();
+        // From each reporting instance, the other member's LISTENER_URL as that instance stores it.
+        let checks: Vec<(String, String)> = seen
+            .iter()
+            .map(|(_, _, h, _)| {
+                let local_ids: Vec<String> = h
+                    .rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES)
+                    .iter()
+                    .filter(|r| r.bit("is_local") == Some(true))
+                    .filter_map(|r| guid(r, "replica_id"))
+                    .collect();
+                let other = rows
+                    .iter()
+                    .filter(|m| std::ptr::eq(m.host, *h))
+                    .filter(|m| guid(m.row, "replica_id").is_none_or(|id| !local_ids.contains(&id)))
+                    .find_map(|m| m.row.str("endpoint_url").and_then(|u| TcpUrl::parse(u).ok()));
+                let test = match other {
+                    Some(u) if !u.host.contains(['\'', '\n', '\r']) => format!(
+                        "check name resolution and TCP {port} from {} to the other AG's listener and replicas: \
+                         Test-NetConnection -ComputerName '{}' -Port {port}",
+                        h.name(),
+                        u.host,
+                        port = u.port
+                    ),
+                    _ => format!(
+                        "check name resolution and TCP to the other AG's listener and replicas from {} (Test-NetConnection <listener FQDN> -Port <mirroring port>)",
+                        h.name()
+                    ),
+                };
+                (h.name().to_string(), test)
+            })
+            .collect();
         run.finding(Severity::Error, secondary)
             .ag(dag.name)
             .replica(secondary)
@@ -497,15 +527,7 @@ fn disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                  service accounts need a login with CONNECT on the other side's endpoints. Once connected, data movement \
                  resumes on its own; check that {secondary}'s databases catch up before any distributed AG failover."
             ))
-            .fixes(hosts.iter().map(|h| {
-                FixStep::manual(
-                    h,
-                    Phase::Prerequisite,
-                    format!(
-                        "check name resolution and TCP 5022 from {h} to the other AG's listener and replicas (Test-NetConnection <listener FQDN> -Port 5022)"
-                    ),
-                )
-            }))
+            .fixes(checks.iter().map(|(h, test)| FixStep::manual(h, Phase::Prerequisite, test.clone())))
             .emit();
     }
 }
