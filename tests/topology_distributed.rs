@@ -50,6 +50,11 @@ fn the_healthy_distributed_ag_gives_no_error_and_no_warning() {
     assert_all_pass(&report, &["session.server_renamed"]);
     // No READ_ONLY_ROUTING_URL anywhere, so no routing probe is missing.
     assert_all_pass(&report, &["routing.url_unreachable", "accounts.login_missing", "accounts.connect_missing"]);
+    // Every check looked everywhere: a distributed AG leaves no check unable to judge it.
+    for c in &report.checks {
+        assert_eq!(c.status, agdiag::checks::CheckStatus::Pass, "{}: {:?}", c.check, c.reason);
+        assert!(c.not_evaluated_on.is_empty(), "{}: {:?}", c.check, c.not_evaluated_on);
+    }
     // A distributed AG has no routing lists of its own: the simulation covers AG1 and AG2 only.
     assert!(report.routing_simulation.iter().all(|p| p.availability_group != "DistAG"), "{:#?}", report.routing_simulation);
 }

@@ -39,6 +39,14 @@ fn assert_no_error_or_warning(report: &Report) {
     assert!(disputable(report).is_empty(), "{:#?}", disputable(report));
 }
 
+/// Every check ran everywhere it could look (info findings aside).
+fn assert_evaluated_everywhere(report: &Report) {
+    for c in &report.checks {
+        assert_ne!(c.status, agdiag::checks::CheckStatus::NotEvaluated, "{}: {:?}", c.check, c.reason);
+        assert!(c.not_evaluated_on.is_empty(), "{}: {:?}", c.check, c.not_evaluated_on);
+    }
+}
+
 fn all(_: &Row) -> bool {
     true
 }
@@ -134,6 +142,7 @@ fn a_disconnected_configuration_only_replica_is_still_reported() {
 fn two_ags_sharing_each_instances_endpoint_give_no_error_and_no_warning() {
     let report = run(load(MULTI_AG));
     assert_no_error_or_warning(&report);
+    assert_evaluated_everywhere(&report);
     assert_all_pass(&report, &["endpoint.port_mismatch", "endpoint.missing", "endpoint_url.wrong_host", "accounts.connect_missing"]);
 }
 
@@ -183,6 +192,7 @@ fn a_partner_login_missing_connect_is_one_finding_whatever_the_number_of_ags() {
 fn a_multi_subnet_listener_with_its_dr_ip_offline_and_an_async_dr_replica_give_no_error_and_no_warning() {
     let report = run(load(MULTI_SUBNET));
     assert_no_error_or_warning(&report);
+    assert_evaluated_everywhere(&report);
     // The DR subnet's OFFLINE IP is by design, and so is its probe failing.
     assert_all_pass(
         &report,
@@ -236,6 +246,7 @@ fn an_async_dr_replica_that_stopped_synchronizing_is_found() {
 fn a_dnn_listener_without_ip_rows_gives_no_error_and_no_warning() {
     let report = run(load(DNN));
     assert_no_error_or_warning(&report);
+    assert_evaluated_everywhere(&report);
     assert_all_pass(&report, &["listener.no_online_ip", "listener.unreachable", "network.port_bound_elsewhere", "network.unreachable"]);
     let f = single(&report, "listener.multi_subnet");
     assert_severity(f, Severity::Info);

@@ -114,7 +114,9 @@ fn note_coverage(ctx: &Ctx<'_>, run: &mut CheckRun<'_>, key: &'static str) {
 
 fn timeout_too_short(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     note_coverage(ctx, run, keys::AVAILABILITY_REPLICAS);
-    for ag in &ctx.topology.ags {
+    // A distributed AG's members take no SESSION_TIMEOUT (MODIFY AVAILABILITY GROUP ON sets only
+    // LISTENER_URL and the modes), and its "primary" is an AG, not a server to connect to.
+    for ag in ctx.topology.ags.iter().filter(|ag| !ag.is_distributed()) {
         for replica in &ag.replicas {
             let Some(timeout) = replica.row.int("session_timeout") else { continue };
             if timeout >= MIN_RECOMMENDED_SESSION_TIMEOUT {
