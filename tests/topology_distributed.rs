@@ -259,3 +259,19 @@ fn suspended_data_movement_into_the_secondary_ag_is_resumed_on_the_forwarder() {
     assert!(f.fix_steps[0].text.ends_with("ALTER DATABASE [SalesDB] SET HADR RESUME;"), "{}", f.fix_steps[0].text);
     assert_none(&report, "distributed.disconnected");
 }
+
+#[test]
+fn the_listener_url_fix_escapes_the_distributed_and_member_ag_names() {
+    let mut snap = healthy_dag();
+    let is_dag = |r: &Row| r.str("group_id") == Some(DAG);
+    let is_ag2 = |r: &Row| r.str("group_id").is_some_and(|g| g.eq_ignore_ascii_case("7D2F4C8B-A03E-4F72-9B66-3E1C8DAF5021"));
+    set_everywhere(&mut snap, "availability_groups", is_dag, "name", json!("Dist]AG"));
+    set_everywhere(&mut snap, "availability_groups", is_ag2, "name", json!("AG'2"));
+    set_everywhere(&mut snap, "availability_replicas", is_dag_ag2, "replica_server_name", json!("AG'2"));
+    set_listener_url(&mut snap, &["SQL1", "SQL3"], "tcp://ag2-listener.contoso.com:1433");
+    let report = run(snap);
+    let f = single(&report, "distributed.listener_url");
+    assert!(f.fix_steps.iter().all(|s| s.text
+        == "ALTER AVAILABILITY GROUP [Dist]]AG] MODIFY AVAILABILITY GROUP ON N'AG''2' WITH (LISTENER_URL = N'tcp://ag2-listener.contoso.com:5022');"),
+        "{:#?}", f.fix_steps);
+}
