@@ -45,7 +45,10 @@ fn disputable(report: &agdiag::Report) -> Vec<String> {
 fn the_healthy_distributed_ag_gives_no_error_and_no_warning() {
     let report = run(healthy_dag());
     assert!(disputable(&report).is_empty(), "{:#?}", disputable(&report));
-    assert_all_pass(&report, &["distributed.listener_url", "distributed.disconnected", "distributed.dnn_listener"]);
+    assert_all_pass(
+        &report,
+        &["distributed.listener_url", "distributed.disconnected", "distributed.dnn_listener", "distributed.endpoint_listener_ip"],
+    );
     // The distributed AG's local row (AG1 on SQL1, AG2 on SQL3) names an AG, not a renamed server.
     assert_all_pass(&report, &["session.server_renamed"]);
     // No READ_ONLY_ROUTING_URL anywhere, so no routing probe is missing.
@@ -274,4 +277,19 @@ fn the_listener_url_fix_escapes_the_distributed_and_member_ag_names() {
     assert!(f.fix_steps.iter().all(|s| s.text
         == "ALTER AVAILABILITY GROUP [Dist]]AG] MODIFY AVAILABILITY GROUP ON N'AG''2' WITH (LISTENER_URL = N'tcp://ag2-listener.contoso.com:5022');"),
         "{:#?}", f.fix_steps);
+}
+
+#[test]
+fn a_member_replica_whose_endpoint_listens_on_one_ip_only_is_an_error_fixed_with_listener_ip_all() {
+    let mut snap = healthy_dag();
+    let mirroring = |r: &Row| r.str("type_desc") == Some("DATABASE_MIRRORING");
+    set_where(&mut snap, "SQL4", "tcp_endpoints", mirroring, "ip_address", json!("10.1.0.14"));
+    let report = run(snap);
+    let f = single(&report, "distributed.endpoint_listener_ip");
+    assert_severity(f, Severity::Error);
+    assert_eq!(f.instance.as_deref(), Some("SQL4"));
+    assert!(f.message.contains("listens only on 10.1.0.14"), "{}", f.message);
+    assert!(f.message.contains("member of distributed availability group DistAG"), "{}", f.message);
+    assert_eq!(f.fix.as_deref(), Some("ALTER ENDPOINT [Hadr_endpoint] AS TCP (LISTENER_IP = ALL);"));
+    assert_eq!(f.fix_steps[0].target, "SQL4");
 }

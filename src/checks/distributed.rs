@@ -56,6 +56,18 @@ pub const CHECKS: &[Check] = &[
         },
         run: dnn_listener,
     },
+    Check {
+        info: CheckInfo {
+            id: "distributed.endpoint_listener_ip",
+            category: Category::Distributed,
+            title: "Distributed AG member's mirroring endpoint listens on one IP address only",
+            description: "Every replica of both availability groups of a distributed AG must have its database mirroring endpoint listen on all IP addresses (LISTENER_IP = ALL): the other AG connects to the listener's virtual IP, which an endpoint bound to the node's own address (sys.tcp_endpoints.ip_address set) does not serve, so the distributed AG does not work properly.",
+            needs: &[keys::AVAILABILITY_GROUPS, keys::AVAILABILITY_REPLICAS, keys::TCP_ENDPOINTS],
+            related_errors: &[1418, 35201],
+            seed: "beyond the seeds: configure-distributed-availability-groups (Set the endpoint listeners to listen to all IP addresses)",
+        },
+        run: endpoint_listener_ip,
+    },
 ];
 
 const REPLICA_COLUMNS: &[&str] = &[
@@ -601,6 +613,57 @@ fn dnn_listener(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     )
                 }))
                 .emit();
+        }
+    }
+}
+
+fn endpoint_listener_ip(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
+    let mut done: Vec<*const Instance> = Vec::new();
+    for dag in distributed_ags(ctx, run) {
+        for m in &dag.replicas {
+            let Some(member) = member_ag(ctx, m.server_name) else {
+                run.skip(&format!("{}/{}", dag.name, m.server_name), format!("{} was not collected: its replicas' endpoints are unknown", m.server_name));
+                continue;
+            };
+            for r in &member.replicas {
+                let Some(index) = r.instance else {
+                    run.skip(&format!("{} ({})", r.server_name, member.name), "not collected: its endpoint is unknown");
+                    continue;
+                };
+                let inst = &ctx.snapshot.instances[index];
+                if done.contains(&(inst as *const Instance)) {
+                    continue;
+                }
+                done.push(inst as *const Instance);
+                let Some(rows) = run.rows(inst, keys::TCP_ENDPOINTS) else { continue };
+                let Some(ep) = rows.iter().find(|e| domains::is_mirroring_endpoint(e)) else { continue }; // endpoint.missing
+                let Some(ip) = ep.str("ip_address").map(str::trim).filter(|ip| !ip.is_empty()) else { continue };
+                let name = ep.str("name").unwrap_or("Hadr_endpoint");
+                let port = ep.int("port").map(|p| p.to_string()).unwrap_or_else(|| "?".into());
+                run.finding(Severity::Error, name)
+                    .instance(r.server_name)
+                    .ag(dag.name)
+                    .replica(r.server_name)
+                    .message(format!(
+                        "{} hosts a replica of {}, a member of distributed availability group {}, but its database mirroring \
+                         endpoint [{name}] listens only on {ip} (LISTENER_IP, sys.tcp_endpoints.ip_address), port {port}. \
+                         The other AG reaches {} through its listener's virtual IP, which this endpoint does not serve: the \
+                         distributed AG cannot connect while {} is {}'s primary (1418, 35201). Every replica of both AGs must \
+                         listen on all IP addresses.",
+                        r.server_name, member.name, dag.name, member.name, r.server_name, member.name
+                    ))
+                    .evidence(json!({ "tcp_endpoints": ep.pick(&["name", "endpoint_id", "port", "ip_address", "state_desc"]) }))
+                    .remediation(format!(
+                        "On {}: ALTER ENDPOINT [{name}] AS TCP (LISTENER_IP = ALL). The endpoint restarts, which briefly \
+                         interrupts this replica's AG traffic.",
+                        r.server_name
+                    ))
+                    .fix(match statements::alter_endpoint_listener_ip_all(name) {
+                        Some(sql) => FixStep::sql(r.server_name, Phase::AlterEndpoint, sql),
+                        None => FixStep::manual(r.server_name, Phase::AlterEndpoint, "set LISTENER_IP = ALL on the database mirroring endpoint"),
+                    })
+                    .emit();
+            }
         }
     }
 }

@@ -129,3 +129,9 @@ pub fn alter_endpoint_role_witness(endpoint: &str) -> Option<String> {
         ident(endpoint)?
     ))
 }
+
+/// Makes the endpoint listen on every address (`LISTENER_IP = ALL`), as a distributed AG requires:
+/// its partners arrive at the listener's virtual IP, not at the one address the endpoint was bound to.
+pub fn alter_endpoint_listener_ip_all(endpoint: &str) -> Option<String> {
+    Some(format!("ALTER ENDPOINT {} AS TCP (LISTENER_IP = ALL);", ident(endpoint)?))
+}
