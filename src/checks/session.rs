@@ -353,8 +353,7 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 }
 
 /// The instance's own replicas: its `is_local` replica-state rows joined to its `availability_replicas`
-/// (optional evidence: an instance without them simply has none).
-/// The instance's own availability replicas (local state rows). A distributed AG's local row
+/// (optional evidence: an instance without them simply has none). A distributed AG's local row
 /// names the member availability group this instance is primary of, not the instance: it is no
 /// replica of the instance and never a sign of a rename.
 fn local_replicas<'s>(ctx: &Ctx<'_>, inst: &'s Instance) -> Vec<&'s Row> {
