@@ -82,6 +82,10 @@ const ENTRIES: &[Entry] = &[
             ),
             ("TCP reaches the port from the other replicas: no firewall or NSG rule blocks it (5022 by default).", &["network.unreachable"]),
             ("The partner's service account may connect to the endpoint.", PARTNER_LOGIN),
+            (
+                "In a distributed AG, each LISTENER_URL names the member AG's VNN listener and its replicas' mirroring endpoint port.",
+                &["distributed.listener_url", "distributed.dnn_listener"],
+            ),
             ("The error logs of both replicas show no related errors.", &["errorlog.ag_errors"]),
         ],
     },
@@ -214,6 +218,10 @@ const ENTRIES: &[Entry] = &[
             ("The partner's endpoint is started and listening.", &["endpoint.not_started", "endpoint.not_listening"]),
             ("TCP reaches the port (firewall, NSG).", &["network.unreachable"]),
             ("The replica's connection state and last connect error.", &["session.replica_disconnected"]),
+            (
+                "In a distributed AG: the LISTENER_URL of the other AG, and whether the member AG is connected.",
+                &["distributed.listener_url", "distributed.disconnected"],
+            ),
         ],
     },
     Entry {
@@ -373,7 +381,7 @@ mod tests {
     #[test]
     fn referenced_ids_are_area_dot_condition() {
         const AREAS: &[&str] =
-            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build"];
+            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build", "distributed"];
         for id in referenced_checks() {
             let (area, condition) = id.split_once('.').unwrap_or_else(|| panic!("{id}"));
             assert!(AREAS.contains(&area) && !condition.is_empty() && !condition.contains('.'), "{id}");

@@ -46,6 +46,7 @@ pub enum Category {
     Health,
     Errorlog,
     Build,
+    Distributed,
 }
 
 impl Category {
@@ -62,6 +63,7 @@ impl Category {
             Category::Health => "health",
             Category::Errorlog => "errorlog",
             Category::Build => "build",
+            Category::Distributed => "distributed",
         }
     }
 }

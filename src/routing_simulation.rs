@@ -90,14 +90,16 @@ pub fn is_readable_secondary(replica: &ReplicaView<'_>) -> bool {
 }
 
 /// True for a synchronous-commit replica with automatic failover: it becomes primary on its own.
+/// EXTERNAL (an AG with CLUSTER_TYPE = EXTERNAL, e.g. Pacemaker) counts: the cluster manager fails
+/// over to a synchronous replica without a person. A configuration-only replica is never one.
 pub fn is_automatic_failover_partner(replica: &ReplicaView<'_>) -> bool {
     let sync = match replica.row.code("availability_mode_desc") {
         Some(d) => d.eq_ignore_ascii_case("SYNCHRONOUS_COMMIT"),
         None => replica.row.int("availability_mode") == Some(1),
     };
     let automatic = match replica.row.code("failover_mode_desc") {
-        Some(d) => d.eq_ignore_ascii_case("AUTOMATIC"),
-        None => replica.row.int("failover_mode") == Some(0),
+        Some(d) => d.eq_ignore_ascii_case("AUTOMATIC") || d.eq_ignore_ascii_case("EXTERNAL"),
+        None => matches!(replica.row.int("failover_mode"), Some(0 | 2)),
     };
     sync && automatic
 }
@@ -113,7 +115,9 @@ pub fn source_list_rows<'s>(snapshot: &'s Snapshot, ag: &AgView<'s>) -> &'s [Row
 
 pub fn simulate(topology: &Topology<'_>) -> Vec<RoutingPath> {
     let mut paths = Vec::new();
-    for ag in &topology.ags {
+    // A distributed AG has no routing lists of its own: clients connect to a member AG's listener,
+    // and that member AG's own lists route them.
+    for ag in topology.ags.iter().filter(|ag| !ag.is_distributed()) {
         let collected = topology
             .snapshot
             .instances

@@ -282,6 +282,15 @@ fn primary_names(snapshot: &Snapshot) -> HashMap<String, String> {
     out
 }
 
+impl<'s> Topology<'s> {
+    /// True when `group_id` (any case, braces or not) is a distributed availability group that any
+    /// instance reported.
+    pub fn is_distributed_group(&self, group_id: &str) -> bool {
+        let id = group_id.trim().trim_matches(['{', '}']).to_ascii_lowercase();
+        self.ags.iter().any(|ag| ag.group_id == id && ag.is_distributed())
+    }
+}
+
 impl<'s> AgView<'s> {
     /// The replica with `replica_id` (lowercase, as [`guid`] normalizes it; other spellings are
     /// normalized too).
@@ -306,6 +315,12 @@ impl<'s> AgView<'s> {
 
     pub fn primary_replica(&self) -> Option<&ReplicaView<'s>> {
         self.primary.as_deref().and_then(|p| self.replica_named(p))
+    }
+
+    /// True for a distributed availability group (`is_distributed = 1`): its "replicas" are the
+    /// member availability groups, their `endpoint_url` is each member's LISTENER_URL.
+    pub fn is_distributed(&self) -> bool {
+        self.row.bit("is_distributed") == Some(true)
     }
 
     /// True when the AG depends on a Windows Server Failover Cluster (`cluster_type` 0, or absent

@@ -23,6 +23,7 @@ use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::{statements, tsql};
 use crate::snapshot::{Instance, Row, keys};
+use crate::topology::AgView;
 
 const LOGIN_NEEDS: &[&str] = &[
     keys::AVAILABILITY_REPLICAS,
@@ -168,11 +169,8 @@ impl Pair<'_> {
 pub(crate) fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> {
     let mut out = Vec::new();
     for ag in &ctx.topology.ags {
-        if ag.row.bit("is_distributed") == Some(true) {
-            run.skip(
-                ag.name,
-                "distributed availability group: its members are availability groups, whose own replicas are checked",
-            );
+        if ag.is_distributed() {
+            distributed_pairs(ctx, run, ag, &mut out);
             continue;
         }
         for a in &ag.replicas {
@@ -198,6 +196,49 @@ pub(crate) fn pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<Pair<'s>> 
         }
     }
     out
+}
+
+/// A distributed AG connects the two member AGs' primaries through their listeners, and after a
+/// local failover in either AG any replica of one can be the global primary and any replica of the
+/// other the forwarder: every replica's endpoint must accept every replica of the other member AG.
+fn distributed_pairs<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>, dag: &AgView<'s>, out: &mut Vec<Pair<'s>>) {
+    let members: Vec<&AgView<'s>> = dag
+        .replicas
+        .iter()
+        .filter_map(|m| ctx.topology.ags.iter().find(|x| !x.is_distributed() && x.name.eq_ignore_ascii_case(m.server_name)))
+        .collect();
+    if members.len() < 2 {
+        run.skip(
+            dag.name,
+            "distributed availability group whose member AGs were not all collected: the logins their replicas present \
+             to each other across the two clusters cannot be checked",
+        );
+        return;
+    }
+    for (i, ma) in members.iter().enumerate() {
+        for (j, mb) in members.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            for a in &ma.replicas {
+                let Some(a_index) = a.instance else { continue };
+                for b in mb.replicas.iter().filter(|b| !b.server_name.eq_ignore_ascii_case(a.server_name)) {
+                    let b_inst = match b.instance {
+                        Some(i) => Some(&ctx.snapshot.instances[i]),
+                        None => find_instance(ctx, b.server_name),
+                    };
+                    out.push(Pair {
+                        ag: dag.name,
+                        a: &ctx.snapshot.instances[a_index],
+                        a_name: a.server_name,
+                        b_name: b.server_name,
+                        b: b_inst,
+                        primary: None,
+                    });
+                }
+            }
+        }
+    }
 }
 
 

@@ -64,7 +64,7 @@ pub const CHECKS: &[Check] = &[
             id: "endpoint.role",
             category: Category::Endpoint,
             title: "Mirroring endpoint role does not allow a partner",
-            description: "The database mirroring endpoint's role_desc is WITNESS or NONE. An availability replica's endpoint needs ROLE = ALL (or PARTNER); a witness-only endpoint refuses the partner connections the AG needs.",
+            description: "The database mirroring endpoint's role_desc is WITNESS or NONE. An availability replica's endpoint needs ROLE = ALL (or PARTNER); a witness-only endpoint refuses the partner connections the AG needs. A configuration-only replica is the exception: its endpoint needs WITNESS (the only role SQL Server Express accepts) or ALL, so PARTNER or NONE there is the finding.",
             needs: &[keys::DATABASE_MIRRORING_ENDPOINTS, keys::AVAILABILITY_REPLICAS, keys::SERVER_PROPERTIES],
             related_errors: &[35250],
             seed: SEED_ENDPOINTS,
@@ -367,10 +367,20 @@ fn role(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                 _ => continue,
             },
         };
+        let host = hosting(ctx, index);
+        // A configuration-only replica (availability_mode 4) takes the witness side: WITNESS (the only
+        // role SQL Server Express accepts) or ALL; PARTNER refuses what it is there for.
+        let config_only =
+            matches!(&host, Hosting::Replica(list) if list.iter().all(|(_, r)| domains::is_configuration_only(r.row)));
+        if config_only {
+            if role != "ALL" && role != "WITNESS" {
+                config_only_role(run, inst, &host, ep, &role);
+            }
+            continue;
+        }
         if role == "ALL" || role == "PARTNER" {
             continue;
         }
-        let host = hosting(ctx, index);
         let Some(severity) = host.severity() else { continue }; // a witness of plain database mirroring
         let target = target_of(inst, &host);
         let name = endpoint_name(ep);
@@ -387,6 +397,39 @@ fn role(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .fix(sql_or_manual(target, Phase::AlterEndpoint, statements::alter_endpoint_role_all(name), "set ROLE = ALL on the endpoint", name))
             .emit();
     }
+}
+
+/// A configuration-only replica whose endpoint has role PARTNER or NONE.
+fn config_only_role(run: &mut CheckRun<'_>, inst: &Instance, host: &Hosting<'_>, ep: &Row, role: &str) {
+    let target = target_of(inst, host);
+    let name = endpoint_name(ep);
+    let express = inst.properties().and_then(|p| p.int("EngineEdition")) == Some(4);
+    let (severity, why) = if role == "NONE" {
+        (Severity::Error, "a NONE endpoint takes part in no session at all")
+    } else {
+        (
+            Severity::Warning,
+            "a configuration-only replica takes the witness side of the AG's sessions, which a PARTNER-only endpoint \
+             does not serve (the documented roles for it are WITNESS, and ALL where the edition allows it)",
+        )
+    };
+    scope(run.finding(severity, name), host, target)
+        .message(format!(
+            "{} hosts the configuration-only replica (availability_mode = CONFIGURATION_ONLY) of availability group {} but \
+             its database mirroring endpoint [{name}] has role_desc = {role}: {why}. Without it the primary cannot keep \
+             the AG configuration on {}, and an external cluster manager loses the replica it needs to decide failovers.{}",
+            inst.name(),
+            host.first().map(|(ag, _)| ag.name).unwrap_or("?"),
+            inst.name(),
+            if express { " On SQL Server Express, WITNESS is the only valid role." } else { "" }
+        ))
+        .evidence(json!({
+            "database_mirroring_endpoints": ep.pick(ENDPOINT_COLUMNS),
+            "availability_replicas": host.first().map(|(_, r)| r.row.pick(&["replica_server_name", "availability_mode", "availability_mode_desc"])),
+        }))
+        .remediation(format!("ALTER ENDPOINT [{name}] FOR DATABASE_MIRRORING (ROLE = WITNESS) on {target}."))
+        .fix(sql_or_manual(target, Phase::AlterEndpoint, statements::alter_endpoint_role_witness(name), "set ROLE = WITNESS on the endpoint", name))
+        .emit();
 }
 
 fn not_started(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
@@ -529,9 +572,19 @@ fn not_listening(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 
 fn port_mismatch(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     endpoint_url::record_replica_rows(ctx, run);
+    // One instance has one mirroring endpoint for all its AGs: one finding per endpoint, naming every
+    // AG whose URL for it has the wrong port, with one URL fix per AG (each on that AG's primary).
+    struct Mismatch<'a, 's> {
+        replica: &'s str,
+        endpoint: &'s str,
+        port: i64,
+        tcp_row: &'s Row,
+        urls: Vec<(&'a AgView<'s>, &'a ReplicaView<'s>, &'s str, u16)>,
+    }
+    let mut found: Vec<Mismatch<'_, '_>> = Vec::new();
     for ag in &ctx.topology.ags {
-        if ag.row.bit("is_distributed") == Some(true) {
-            continue; // URLs name member AGs' listeners
+        if ag.is_distributed() {
+            continue; // URLs name member AGs' listeners: distributed.listener_url
         }
         for r in &ag.replicas {
             let Some(text) = r.row.str("endpoint_url") else { continue }; // endpoint_url.missing
@@ -549,35 +602,64 @@ fn port_mismatch(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             if port == i64::from(url.port) {
                 continue;
             }
-            let name = tcp_row.str("name").unwrap_or(DEFAULT_ENDPOINT);
-            let seen_on = ctx.snapshot.instances[ag.source].name();
-            run.finding(Severity::Error, name)
-                .instance(r.server_name)
-                .ag(ag.name)
-                .replica(r.server_name)
-                .message(format!(
-                    "Availability group {} tells partners to reach replica {} at {text} (port {}, read on {seen_on}), but \
-                     {}'s database mirroring endpoint [{name}] listens on port {port} (sys.tcp_endpoints). Partners \
-                     connect to a port nothing serves: joining fails with 1418 (\"The server network address ... can \
-                     not be reached\") or 35250, and the replica stays DISCONNECTED with connection timeouts (35201).",
-                    ag.name, r.server_name, url.port, r.server_name
-                ))
-                .evidence(json!({
-                    "availability_group": ag.name,
-                    "availability_replicas": r.row.pick(&["replica_server_name", "endpoint_url"]),
-                    "seen_on": seen_on,
-                    "url_port": url.port,
-                    "tcp_endpoints": tcp_row.pick(TCP_COLUMNS),
-                }))
-                .remediation(format!(
-                    "Point the URL at the real port on the primary (below). Alternatively, if port {} is the intended \
-                     one (firewall rules, other AGs), move the endpoint instead on {}: ALTER ENDPOINT [{name}] AS TCP \
-                     (LISTENER_PORT = {}) — do one or the other, not both.",
-                    url.port, r.server_name, url.port
-                ))
-                .fix(endpoint_url::set_url_step(ctx, ag, r, true))
-                .emit();
+            let endpoint = tcp_row.str("name").unwrap_or(DEFAULT_ENDPOINT);
+            match found.iter_mut().find(|m| m.replica.eq_ignore_ascii_case(r.server_name)) {
+                Some(m) => m.urls.push((ag, r, text, url.port)),
+                None => found.push(Mismatch { replica: r.server_name, endpoint, port, tcp_row, urls: vec![(ag, r, text, url.port)] }),
+            }
         }
+    }
+    for m in found {
+        let (name, port, replica) = (m.endpoint, m.port, m.replica);
+        let told: Vec<String> = m
+            .urls
+            .iter()
+            .map(|(ag, _, text, url_port)| {
+                format!("availability group {} tells partners to reach replica {replica} at {text} (port {url_port}, read on {})", ag.name, ctx.snapshot.instances[ag.source].name())
+            })
+            .collect();
+        let mut url_ports: Vec<u16> = m.urls.iter().map(|(_, _, _, p)| *p).collect();
+        url_ports.dedup();
+        let (first_ag, _, _, _) = m.urls[0];
+        let mut told_text = told.join("; ");
+        if let Some(first) = told_text.get(..1) {
+            told_text = first.to_uppercase() + &told_text[1..];
+        }
+        let move_instead = match url_ports.as_slice() {
+            [p] => format!(
+                " Alternatively, if port {p} is the intended one (firewall rules, other AGs), move the endpoint instead on \
+                 {replica}: ALTER ENDPOINT [{name}] AS TCP (LISTENER_PORT = {p}) — do one or the other, not both."
+            ),
+            _ => String::new(),
+        };
+        run.finding(Severity::Error, name)
+            .instance(replica)
+            .ag(first_ag.name)
+            .replica(replica)
+            .message(format!(
+                "{told_text}, but {replica}'s database mirroring endpoint [{name}] listens on port {port} (sys.tcp_endpoints). \
+                 Partners connect to a port nothing serves: joining fails with 1418 (\"The server network address ... can \
+                 not be reached\") or 35250, and the replica stays DISCONNECTED with connection timeouts (35201).{}",
+                if m.urls.len() > 1 { " The instance has one mirroring endpoint for all its availability groups: every URL above names it." } else { "" }
+            ))
+            .evidence(json!({
+                "availability_group": first_ag.name,
+                "availability_groups": m.urls.iter().map(|(ag, _, _, _)| ag.name).collect::<Vec<_>>(),
+                "availability_replicas": m.urls.iter().map(|(ag, r, _, _)| {
+                    let mut v = r.row.pick(&["replica_server_name", "endpoint_url"]);
+                    v["availability_group"] = ag.name.into();
+                    v
+                }).collect::<Vec<_>>(),
+                "seen_on": ctx.snapshot.instances[first_ag.source].name(),
+                "url_port": m.urls[0].3,
+                "tcp_endpoints": m.tcp_row.pick(TCP_COLUMNS),
+            }))
+            .remediation(format!(
+                "Point the URL at the real port on {} (below).{move_instead}",
+                if m.urls.len() > 1 { "each AG's primary" } else { "the primary" }
+            ))
+            .fixes(m.urls.iter().map(|(ag, r, _, _)| endpoint_url::set_url_step(ctx, ag, r, true)))
+            .emit();
     }
 }
 

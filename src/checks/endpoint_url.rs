@@ -591,12 +591,8 @@ fn ip_address(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 fn wrong_host(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     record_replica_rows(ctx, run);
     for ag in &ctx.topology.ags {
-        if ag.row.bit("is_distributed") == Some(true) {
-            run.skip(
-                ag.name,
-                "distributed availability group: its URLs name the member AGs' listeners, not replica machines",
-            );
-            continue;
+        if ag.is_distributed() {
+            continue; // its URLs name the member AGs' listeners, not replica machines: distributed.listener_url
         }
         if !ag.replicas.is_empty() {
             run.evaluated();

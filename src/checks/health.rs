@@ -14,7 +14,7 @@ use super::session::{is_disconnected, is_sync_commit, state_with_source};
 use super::{Check, CheckInfo, CheckRun, Ctx};
 use crate::findings::{Category, FixStep, Phase, Severity};
 use crate::fix::tsql;
-use crate::snapshot::{Instance, Row, keys};
+use crate::snapshot::{Instance, Row, domains, keys};
 use crate::topology::{AgView, ReplicaView, guid};
 
 const SEED_HEALTH: &str = "troubleshoot-ag-configuration: Join Database Fails (35250) step 3 (check the replica states); session-failures-between-replicas: Responding to an Error";
@@ -96,11 +96,17 @@ struct DbState<'s, 'a> {
     /// The primary database's own row: `is_primary_replica` (SQL Server 2014 and later), else the
     /// row of the AG's current primary replica (SQL Server 2012 has no such column).
     primary: bool,
+    /// The instance that holds this database replica (the `:Connect` target of a fix): the replica
+    /// itself, or for a distributed AG the primary of the member AG (global primary or forwarder).
+    host: &'s str,
 }
 
 /// Every database replica state of `ag`: from the primary when it reported the replica's rows,
 /// else from the replica's own instance (its local rows).
 fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s, 'a>> {
+    if ag.is_distributed() {
+        return distributed_database_states(ctx, ag);
+    }
     let topology = &ctx.topology;
     let primary = ag.primary.as_deref().and_then(|p| topology.instance_index(p));
     let mut out = Vec::new();
@@ -121,6 +127,52 @@ fn database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s,
                 row,
                 replica,
                 primary: row.bit("is_primary_replica").unwrap_or(is_primary_replica),
+                host: replica.server_name,
+            }));
+        }
+    }
+    out
+}
+
+/// A distributed AG's database states: its replicas are AGs, so the rows are on the instance
+/// whose local row of the distributed AG is PRIMARY (the global primary sees every member) or on
+/// the member's own primary (the forwarder, its local rows).
+fn distributed_database_states<'s, 'a>(ctx: &Ctx<'s>, ag: &'a AgView<'s>) -> Vec<DbState<'s, 'a>> {
+    let states = |inst: &'s Instance| inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES);
+    let local_row = |inst: &'s Instance, replica_id: &str| {
+        states(inst).iter().any(|r| guid(r, "replica_id").as_deref() == Some(replica_id) && r.bit("is_local") == Some(true))
+    };
+    let connected = || ctx.instances().filter(|i| i.connected);
+    let global_primary = connected().find(|i| {
+        states(i).iter().any(|r| {
+            guid(r, "group_id").as_deref() == Some(ag.group_id.as_str())
+                && r.bit("is_local") == Some(true)
+                && r.is("role_desc", "PRIMARY")
+        })
+    });
+    let rows_of = |inst: &'s Instance, replica_id: &str, local_only: bool| -> Vec<&'s Row> {
+        inst.rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES)
+            .iter()
+            .filter(|r| guid(r, "replica_id").as_deref() == Some(replica_id))
+            .filter(|r| !local_only || r.bit("is_local") == Some(true))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for replica in &ag.replicas {
+        let own = connected().find(|i| local_row(i, &replica.replica_id));
+        let host = own.map(|i| i.name()).unwrap_or(replica.server_name);
+        let chosen = match global_primary.map(|p| (p, rows_of(p, &replica.replica_id, false))) {
+            Some((p, rows)) if !rows.is_empty() => Some((p, rows)),
+            _ => own.map(|o| (o, rows_of(o, &replica.replica_id, true))),
+        };
+        if let Some((reporter, rows)) = chosen {
+            out.extend(rows.into_iter().map(|row| DbState {
+                reporter,
+                row,
+                replica,
+                // Distributed AGs are SQL Server 2016 and later, which always report the column.
+                primary: row.bit("is_primary_replica") == Some(true),
+                host,
             }));
         }
     }
@@ -332,12 +384,13 @@ fn suspended(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
                     "reported_by": db.reporter.name(),
                 }))
                 .remediation(format!(
-                    "{}Then resume data movement on the instance hosting this database replica ({replica}) with \
+                    "{}Then resume data movement on the instance hosting this database replica ({}) with \
                      ALTER DATABASE ... SET HADR RESUME, and confirm it returns to {}.",
                     if by_user { "" } else { "First fix the cause recorded in the error log of that instance (disk space, I/O or redo errors); resuming before that suspends it again. " },
+                    db.host,
                     if is_sync_commit(db.replica.row) { "SYNCHRONIZED" } else { "SYNCHRONIZING" }
                 ))
-                .fix(resume_step(replica, name, db.row))
+                .fix(resume_step(db.host, name, db.row))
                 .emit();
         }
     }
@@ -379,7 +432,11 @@ fn replica_not_healthy(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         }
         for replica in &ag.replicas {
             let Some((reporter, state)) = state_with_source(ctx, ag, replica) else { continue };
-            let problems = replica_problems(state);
+            let mut problems = replica_problems(state);
+            if domains::is_configuration_only(replica.row) {
+                // It holds no databases: there is nothing to synchronize, whatever the rollup says.
+                problems.retain(|(_, p)| !p.starts_with("synchronization health"));
+            }
             if problems.is_empty() {
                 continue;
             }

@@ -525,11 +525,20 @@ fn multi_subnet(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .ag(l.ag.name)
             .message(format!("Listener {} of availability group {} {why}.", l.name, l.ag.name))
             .evidence(evidence)
-            .remediation(format!(
-                "Use MultiSubnetFailover=True in every connection string that names the listener, e.g. \
-                 Server={server};Database=<db>;MultiSubnetFailover=True (sqlcmd: -M). Clients whose driver cannot set it \
-                 need RegisterAllProvidersIP = 0 on the listener's network name (slower failover for everyone)."
-            ))
+            .remediation(if l.is_dnn() {
+                // A DNN has no virtual IP to register or not: its name resolves to every node's address.
+                format!(
+                    "Use MultiSubnetFailover=True in every connection string that names the listener, e.g. \
+                     Server={server};Database=<db>;MultiSubnetFailover=True (sqlcmd: -M). A client whose driver cannot \
+                     set it cannot use a DNN listener reliably: give it a VNN listener instead."
+                )
+            } else {
+                format!(
+                    "Use MultiSubnetFailover=True in every connection string that names the listener, e.g. \
+                     Server={server};Database=<db>;MultiSubnetFailover=True (sqlcmd: -M). Clients whose driver cannot set it \
+                     need RegisterAllProvidersIP = 0 on the listener's network name (slower failover for everyone)."
+                )
+            })
             .emit();
     }
 }

@@ -5,6 +5,7 @@ mod run;
 pub mod accounts;
 pub mod build_version;
 pub mod certificate_auth;
+pub mod distributed;
 pub mod endpoint;
 pub mod endpoint_url;
 mod endpoint_facts;
@@ -125,6 +126,7 @@ pub fn catalog() -> Vec<&'static Check> {
         health::CHECKS,
         errorlog::CHECKS,
         build_version::CHECKS,
+        distributed::CHECKS,
     ]
     .into_iter()
     .flatten()

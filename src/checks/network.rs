@@ -132,8 +132,8 @@ impl<'s> ProbeGroup<'s> {
 }
 
 /// Groups probes by (host, port), keeping the snapshot's order.
-pub(crate) fn probe_groups(probes: &[Probe]) -> Vec<ProbeGroup<'_>> {
-    let mut groups: Vec<ProbeGroup<'_>> = Vec::new();
+pub(crate) fn probe_groups<'p>(probes: impl IntoIterator<Item = &'p Probe>) -> Vec<ProbeGroup<'p>> {
+    let mut groups: Vec<ProbeGroup<'p>> = Vec::new();
     for probe in probes {
         let index = match groups.iter().position(|g| g.host.eq_ignore_ascii_case(&probe.host) && g.port == probe.port) {
             Some(i) => i,
@@ -271,7 +271,41 @@ fn probes_or_skip<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Option<Vec<Probe
         return None;
     }
     run.evaluated();
-    Some(probe_groups(&ctx.snapshot.probes))
+    let probes = &ctx.snapshot.probes;
+    Some(probe_groups(probes.iter().filter(|p| !refused_by_design(ctx, p, probes))))
+}
+
+/// A failed listener probe that the listener's design explains, so no network finding: an address
+/// the catalog lists as OFFLINE (in a multi-subnet listener only the primary's subnet's IP is
+/// ONLINE), or an address of a DNN listener that did not answer while another did (a DNN name
+/// resolves to every node, and only the primary listens on the DNN port).
+pub(crate) fn refused_by_design(ctx: &Ctx<'_>, probe: &Probe, all: &[Probe]) -> bool {
+    if probe.ok || !probe.purpose.eq_ignore_ascii_case("listener") {
+        return false;
+    }
+    let Some(address) = probe.address.as_deref().filter(|a| !a.trim().is_empty()) else { return false };
+    let same_listener = |p: &Probe| p.purpose.eq_ignore_ascii_case("listener") && p.subject.eq_ignore_ascii_case(&probe.subject) && p.port == probe.port;
+    ctx.instances().any(|inst| {
+        let ips = inst.rows_or_empty(keys::AVAILABILITY_GROUP_LISTENER_IP_ADDRESSES);
+        inst.rows_or_empty(keys::AVAILABILITY_GROUP_LISTENERS)
+            .iter()
+            .filter(|l| l.str("dns_name").is_some_and(|n| n.eq_ignore_ascii_case(&probe.subject)))
+            .any(|l| {
+                if l.bit("is_distributed_network_name") == Some(true) {
+                    return all.iter().any(|p| p.ok && same_listener(p));
+                }
+                let id = l.str("listener_id").map(str::to_ascii_lowercase);
+                ips.iter().any(|ip| {
+                    id.is_some()
+                        && ip.str("listener_id").map(str::to_ascii_lowercase) == id
+                        && ip.str("ip_address").is_some_and(|a| same_address(a, address))
+                        && match ip.code("state_desc") {
+                            Some(d) => d.eq_ignore_ascii_case("OFFLINE"),
+                            None => ip.int("state") == Some(0),
+                        }
+                })
+            })
+    })
 }
 
 fn name_resolution(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {

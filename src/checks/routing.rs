@@ -812,13 +812,15 @@ fn url_wrong_host(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 
 fn url_unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     let probes: Vec<_> = ctx.snapshot.probes.iter().filter(|p| p.purpose.eq_ignore_ascii_case("routing")).collect();
-    if probes.is_empty() {
-        // No routing URL (a basic AG, or no readable secondaries): nothing to probe, nothing missing.
-        let ags = &ctx.topology.ags;
-        if ags.is_empty() || ags.iter().any(|ag| ag.replicas.iter().any(|r| routing_url(r).is_some())) {
-            run.skip("probes", "the snapshot has no routing probes (collected without probing, or offline)");
-        } else {
-            run.evaluated();
+    let any_url = ctx.topology.ags.iter().flat_map(|ag| ag.replicas.iter()).any(|r| routing_url(r).is_some());
+    if probes.is_empty() && any_url {
+        run.skip("probes", "the snapshot has no routing probes (collected without probing, or offline)");
+        return;
+    }
+    if !any_url {
+        // No READ_ONLY_ROUTING_URL anywhere: nothing to reach (the collector probes none).
+        for inst in ctx.instances() {
+            let _ = run.rows(inst, keys::AVAILABILITY_REPLICAS);
         }
         return;
     }

@@ -73,6 +73,19 @@ pub(super) fn state_with_source<'s>(
         let inst: &'s Instance = &ctx.snapshot.instances[i];
         topology.replica_state(i, &replica.replica_id).map(|row| (inst, row))
     };
+    if ag.is_distributed() {
+        // The replicas are AGs, named like no instance: the global primary (whose local row of the
+        // distributed AG is PRIMARY) sees every member; the forwarder sees its own member's row.
+        let states = |inst: &'s Instance| inst.rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES);
+        let in_group = |r: &Row| guid(r, "group_id").as_deref() == Some(ag.group_id.as_str());
+        let local = |r: &Row| r.bit("is_local") == Some(true);
+        let connected = || ctx.snapshot.instances.iter().enumerate().filter(|(_, inst)| inst.connected);
+        let global_primary =
+            connected().find(|(_, inst)| states(inst).iter().any(|r| in_group(r) && local(r) && r.is("role_desc", "PRIMARY")));
+        return global_primary.and_then(|(i, _)| find(i)).or_else(|| {
+            connected().find_map(|(i, _)| find(i).filter(|(_, row)| local(row)))
+        });
+    }
     let from_primary = ag.primary.as_deref().and_then(|p| topology.instance_index(p)).and_then(find);
     from_primary.or_else(|| topology.instance_index(replica.server_name).and_then(find))
 }
@@ -101,7 +114,9 @@ fn note_coverage(ctx: &Ctx<'_>, run: &mut CheckRun<'_>, key: &'static str) {
 
 fn timeout_too_short(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     note_coverage(ctx, run, keys::AVAILABILITY_REPLICAS);
-    for ag in &ctx.topology.ags {
+    // A distributed AG's members take no SESSION_TIMEOUT (MODIFY AVAILABILITY GROUP ON sets only
+    // LISTENER_URL and the modes), and its "primary" is an AG, not a server to connect to.
+    for ag in ctx.topology.ags.iter().filter(|ag| !ag.is_distributed()) {
         for replica in &ag.replicas {
             let Some(timeout) = replica.row.int("session_timeout") else { continue };
             if timeout >= MIN_RECOMMENDED_SESSION_TIMEOUT {
@@ -244,7 +259,8 @@ pub fn classify(number: Option<i64>, description: Option<&str>) -> Classificatio
 
 fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     note_coverage(ctx, run, keys::DM_HADR_AVAILABILITY_REPLICA_STATES);
-    for ag in &ctx.topology.ags {
+    // A distributed AG's disconnected member AG is `distributed.disconnected`'s finding.
+    for ag in ctx.topology.ags.iter().filter(|ag| !ag.is_distributed()) {
         for replica in &ag.replicas {
             let Some((reporter, state)) = state_with_source(ctx, ag, replica) else { continue };
             if !is_disconnected(state) {
@@ -337,12 +353,15 @@ fn replica_disconnected(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 }
 
 /// The instance's own replicas: its `is_local` replica-state rows joined to its `availability_replicas`
-/// (optional evidence: an instance without them simply has none).
-fn local_replicas(inst: &Instance) -> Vec<&Row> {
+/// (optional evidence: an instance without them simply has none). A distributed AG's local row
+/// names the member availability group this instance is primary of, not the instance: it is no
+/// replica of the instance and never a sign of a rename.
+fn local_replicas<'s>(ctx: &Ctx<'_>, inst: &'s Instance) -> Vec<&'s Row> {
     let local: Vec<String> = inst
         .rows_or_empty(keys::DM_HADR_AVAILABILITY_REPLICA_STATES)
         .iter()
         .filter(|state| state.bit("is_local") == Some(true))
+        .filter(|state| !state.str("group_id").is_some_and(|g| ctx.topology.is_distributed_group(g)))
         .filter_map(|state| guid(state, "replica_id"))
         .collect();
     if local.is_empty() {
@@ -366,7 +385,7 @@ fn server_renamed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let registered = props.str("@@SERVERNAME").map(str::trim).filter(|n| !n.is_empty());
         let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
         let names_differ = matches!((current, registered), (Some(c), Some(r)) if !same(c, r));
-        let local = local_replicas(inst);
+        let local = local_replicas(ctx, inst);
         let stale: Vec<&Row> = local
             .iter()
             .copied()
@@ -395,6 +414,7 @@ fn server_renamed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             ctx.topology
                 .ags
                 .iter()
+                .filter(|ag| !ag.is_distributed())
                 .flat_map(|ag| ag.replicas.iter())
                 .filter(|r| r.instance.is_some_and(|i| std::ptr::eq(&ctx.snapshot.instances[i], inst)))
                 .map(|r| r.row)

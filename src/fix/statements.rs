@@ -122,3 +122,32 @@ pub fn grant_connect_with_grant_option(endpoint: &str, login: &str) -> Option<St
 pub fn set_endpoint_url(ag: &str, replica: &str, url: &str) -> Option<String> {
     modify_replica(ag, replica, &format!("ENDPOINT_URL = {}", plain_literal(url)?))
 }
+
+/// `ALTER AVAILABILITY GROUP [dag] MODIFY AVAILABILITY GROUP ON N'member' WITH (LISTENER_URL = N'url');`
+/// for a distributed AG. Each side keeps its own copy of the distributed AG's metadata: run it on
+/// the global primary and on the forwarder.
+pub fn set_listener_url(distributed_ag: &str, member_ag: &str, url: &str) -> Option<String> {
+    Some(format!(
+        "ALTER AVAILABILITY GROUP {} MODIFY AVAILABILITY GROUP ON {} WITH (LISTENER_URL = {});",
+        ident(distributed_ag)?,
+        plain_literal(member_ag)?,
+        plain_literal(url)?
+    ))
+}
+
+/// Gives a configuration-only replica's endpoint the witness role it needs (`ROLE = WITNESS`, the
+/// only value SQL Server Express accepts), unless it already is WITNESS (2) or ALL (3).
+pub fn alter_endpoint_role_witness(endpoint: &str) -> Option<String> {
+    Some(format!(
+        "IF EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints WHERE name = {} AND role NOT IN (2, 3)) \
+         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (ROLE = WITNESS);",
+        literal(endpoint),
+        ident(endpoint)?
+    ))
+}
+
+/// Makes the endpoint listen on every address (`LISTENER_IP = ALL`), as a distributed AG requires:
+/// its partners arrive at the listener's virtual IP, not at the one address the endpoint was bound to.
+pub fn alter_endpoint_listener_ip_all(endpoint: &str) -> Option<String> {
+    Some(format!("ALTER ENDPOINT {} AS TCP (LISTENER_IP = ALL);", ident(endpoint)?))
+}

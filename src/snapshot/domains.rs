@@ -37,6 +37,15 @@ pub fn is_wsfc_ag(row: &Row) -> bool {
     }
 }
 
+/// `sys.availability_replicas`: availability_mode 4 = CONFIGURATION_ONLY (SQL Server 2017 CU1+): a
+/// replica that holds only the AG's configuration, no databases; never primary, never readable.
+pub fn is_configuration_only(row: &Row) -> bool {
+    match row.code("availability_mode_desc") {
+        Some(desc) => desc.eq_ignore_ascii_case("CONFIGURATION_ONLY"),
+        None => row.int("availability_mode") == Some(4),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
