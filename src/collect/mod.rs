@@ -13,6 +13,7 @@ pub mod probes;
 pub mod queries;
 pub mod request;
 pub mod stream;
+pub mod tls;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -103,12 +104,13 @@ async fn collect_instances(given: &[String], request: &Request, progress: &Progr
         if !request.discover_replicas {
             continue;
         }
-        for (name, target) in discovery.start_now(request) {
+        for start in discovery.start_now(request) {
             progress.add_total(1);
-            progress.step(&format!("discovered replica {name}"));
+            progress.step(&format!("discovered replica {}", start.name));
             let index = done.len();
             done.push(None);
-            let work = collect_instance(target.clone(), index, request, &permits, progress, &order, None);
+            let target = start.target.clone();
+            let work = collect_instance_at(start.target, start.address, index, request, &permits, progress, &order, None);
             running.push(guarded(index, target, progress, work));
         }
     }
@@ -152,9 +154,30 @@ async fn collect_instance(
     order: &[&'static str],
     events: Option<mpsc::UnboundedSender<Seen>>,
 ) -> Instance {
+    collect_instance_at(target.clone(), target, index, request, permits, progress, order, events).await
+}
+
+/// Collects the instance the snapshot calls `target` by connecting to `reach` (a discovered
+/// replica `SQL2` is reached as `sql2.contoso.com`).
+#[allow(clippy::too_many_arguments)]
+async fn collect_instance_at(
+    target: String,
+    reach: String,
+    index: usize,
+    request: &Request,
+    permits: &Semaphore,
+    progress: &Progress,
+    order: &[&'static str],
+    events: Option<mpsc::UnboundedSender<Seen>>,
+) -> Instance {
     let mut instance = Instance { target: target.clone(), connected: false, ..Default::default() };
     let Ok(_permit) = permits.acquire().await else { return instance };
-    let address = match InstanceAddress::parse(&target) {
+    let who = if reach.trim().eq_ignore_ascii_case(target.trim()) {
+        target.clone()
+    } else {
+        format!("{target} (reached as {reach})")
+    };
+    let address = match InstanceAddress::parse(&reach) {
         Ok(a) => a,
         Err(e) => {
             instance.connect_error = Some(connect::transport(e.message));
@@ -162,8 +185,8 @@ async fn collect_instance(
             return instance;
         }
     };
-    progress.step(&format!("connecting to {target}"));
-    match connect::connect(&address, request).await {
+    progress.step(&format!("connecting to {who}"));
+    match connect::connect(&address, request, &who).await {
         Ok(mut client) => {
             progress.step(&format!("querying {target}"));
             // Tell discovery who this is and which replicas it names as soon as those sets arrive.

@@ -84,6 +84,16 @@ impl Authentication {
         }
     }
 
+    /// Whether this build can log in this way (a property of the build's features, so it lives
+    /// here, below the connection code that uses it).
+    pub fn is_supported(&self) -> bool {
+        match self {
+            Authentication::Sql { .. } => true,
+            Authentication::Integrated => cfg!(any(windows, all(unix, feature = "kerberos"))),
+            Authentication::Windows { .. } => cfg!(windows),
+        }
+    }
+
     pub fn password(&self) -> Option<&Secret> {
         match self {
             Authentication::Sql { password, .. } | Authentication::Windows { password, .. } => Some(password),
@@ -93,7 +103,9 @@ impl Authentication {
 }
 
 /// TDS encryption. `mandatory` (the default) encrypts everything and validates the server
-/// certificate; `off` sends everything in clear text and exists for test servers only.
+/// certificate; `off` asks for none: a server that does not encrypt gets clear text (test servers only); one that
+/// requires encryption still encrypts the whole session, and its certificate is validated unless
+/// `trust_server_certificate`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encrypt {
@@ -289,14 +301,11 @@ impl Request {
                 )));
             }
         }
-        if self.trust_server_certificate && self.encrypt == Encrypt::Off {
-            return Err(Error::invalid_argument("trust_server_certificate has no meaning with encrypt \"off\""));
-        }
         match &self.authentication {
             Authentication::Sql { user, .. } | Authentication::Windows { user, .. } if user.is_empty() => {
                 Err(Error::invalid_argument("authentication needs a user"))
             }
-            Authentication::Integrated | Authentication::Windows { .. } if !super::connect::supports(&self.authentication) => {
+            Authentication::Integrated | Authentication::Windows { .. } if !self.authentication.is_supported() => {
                 Err(Error::invalid_argument(format!(
                     "{} authentication is not available in this build of AgDiag: integrated authentication needs \
                      Windows (SSPI) or, on Linux/macOS, a build with `--features kerberos`; an explicit Windows \
