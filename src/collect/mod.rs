@@ -110,7 +110,12 @@ async fn collect_instances(given: &[String], request: &Request, progress: &Progr
             let index = done.len();
             done.push(None);
             let target = start.target.clone();
-            let work = collect_instance_at(start.target, start.address, index, request, &permits, progress, &order, None);
+            let who = if start.address.eq_ignore_ascii_case(&start.name) {
+                start.name.clone()
+            } else {
+                format!("{} (reached as {})", start.name, start.address)
+            };
+            let work = collect_instance_at(start.target, start.address, who, index, request, &permits, progress, &order, None);
             running.push(guarded(index, target, progress, work));
         }
     }
@@ -154,15 +159,16 @@ async fn collect_instance(
     order: &[&'static str],
     events: Option<mpsc::UnboundedSender<Seen>>,
 ) -> Instance {
-    collect_instance_at(target.clone(), target, index, request, permits, progress, order, events).await
+    collect_instance_at(target.clone(), target.clone(), target, index, request, permits, progress, order, events).await
 }
 
 /// Collects the instance the snapshot calls `target` by connecting to `reach` (a discovered
-/// replica `SQL2` is reached as `sql2.contoso.com`).
+/// replica `SQL2` is reached as `sql2.contoso.com`); `who` names it in errors.
 #[allow(clippy::too_many_arguments)]
 async fn collect_instance_at(
     target: String,
     reach: String,
+    who: String,
     index: usize,
     request: &Request,
     permits: &Semaphore,
@@ -172,11 +178,6 @@ async fn collect_instance_at(
 ) -> Instance {
     let mut instance = Instance { target: target.clone(), connected: false, ..Default::default() };
     let Ok(_permit) = permits.acquire().await else { return instance };
-    let who = if reach.trim().eq_ignore_ascii_case(target.trim()) {
-        target.clone()
-    } else {
-        format!("{target} (reached as {reach})")
-    };
     let address = match InstanceAddress::parse(&reach) {
         Ok(a) => a,
         Err(e) => {

@@ -191,7 +191,12 @@ fn judge_with(chain: &[CertificateDer<'static>], name: &str, roots: RootCertStor
         let problem = match error {
             TlsError::InvalidCertificate(e) => match e {
                 CertificateError::UnknownIssuer if no_anchors => Problem::NoTrustAnchors,
-                CertificateError::UnknownIssuer => Problem::UnknownIssuer,
+                // A trusted CA with the issuer's name but another key is still not its issuer.
+                CertificateError::UnknownIssuer
+                | CertificateError::BadSignature
+                | CertificateError::UnsupportedSignatureAlgorithm
+                | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+                | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => Problem::UnknownIssuer,
                 CertificateError::NotValidForName => Problem::WrongName,
                 CertificateError::NotValidForNameContext { presented, .. } => {
                     *valid_for = presented.iter().map(|p| presented_name(p)).collect();
@@ -228,13 +233,20 @@ fn judge_with(chain: &[CertificateDer<'static>], name: &str, roots: RootCertStor
     if let Some(when) = when {
         if problems.contains(&Problem::UnknownIssuer) || problems.contains(&Problem::NoTrustAnchors) {
             let itself = verify(self_roots.clone(), &chain[..1], &server_name, when);
-            let self_signed = !matches!(itself, Err(TlsError::InvalidCertificate(CertificateError::UnknownIssuer)));
+            let self_signed = !matches!(
+                itself,
+                Err(TlsError::InvalidCertificate(
+                    CertificateError::UnknownIssuer
+                        | CertificateError::BadSignature
+                        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+                ))
+            );
             if self_signed && !no_anchors {
                 problems[0] = Problem::SelfSigned;
             }
-            if let Err(e) = verify(anchored.clone(), chain, &server_name, when) {
-                note(&e, &mut problems, &mut valid_for);
-            }
+        }
+        if let Err(e) = verify(anchored.clone(), chain, &server_name, when) {
+            note(&e, &mut problems, &mut valid_for);
         }
         if valid_for.is_empty() {
             if let Err(TlsError::InvalidCertificate(CertificateError::NotValidForNameContext { presented, .. })) =
@@ -435,8 +447,13 @@ pub async fn fetch_chain<S: AsyncRead + AsyncWrite + Unpin>(
         if received > MAX_BYTES {
             return Err(bad("the server sent more than 256 KiB without finishing its certificate"));
         }
-        tls.read_tls(&mut &data[..])?;
-        let processed = tls.process_new_packets();
+        // read_tls takes what fits its buffer, not necessarily all of it.
+        let mut input = &data[..];
+        let mut processed = Ok(());
+        while !input.is_empty() && processed.is_ok() {
+            tls.read_tls(&mut input)?;
+            processed = tls.process_new_packets().map(|_| ());
+        }
         if let Some(chain) = capture.chain.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return Ok(Some(chain));
         }
@@ -468,5 +485,56 @@ mod tests {
     #[test]
     fn dates_read_as_dates() {
         assert_eq!(date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_609_459_200)), "2021-01-01 00:00:00 UTC");
+    }
+}
+
+#[cfg(test)]
+mod judge_tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+
+    fn new_ca() -> CertifiedIssuer<'static, KeyPair> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("CA {}", rand_name()));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+    }
+
+    fn rand_name() -> u128 {
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()
+    }
+
+    fn roots_of(ca: &CertifiedIssuer<'static, KeyPair>) -> RootCertStore {
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        roots
+    }
+
+    #[test]
+    fn self_signed_certificates_are_told_apart_from_unknown_cas() {
+        let ca = new_ca();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["sql1.contoso.com".to_string()]).unwrap().self_signed(&key).unwrap();
+        let r = judge_with(&[cert.der().clone()], "sql1.contoso.com", roots_of(&ca), UnixTime::now()).unwrap();
+        assert_eq!(r.problems, vec![Problem::SelfSigned], "{r:?}");
+        assert_eq!(r.valid_for, vec!["sql1.contoso.com"]);
+        let other = new_ca();
+        let leaf = CertificateParams::new(vec!["sql1.contoso.com".to_string()]).unwrap().signed_by(&key, &other).unwrap();
+        // The chain holds its CA: the names can be read through it.
+        let chain = [leaf.der().clone(), other.der().clone()];
+        let r = judge_with(&chain, "sql1", roots_of(&ca), UnixTime::now()).unwrap();
+        assert_eq!(r.problems, vec![Problem::UnknownIssuer, Problem::WrongName], "{r:?}");
+        assert_eq!(r.valid_for, vec!["sql1.contoso.com"]);
+        let expired = {
+            let mut p = CertificateParams::new(vec!["sql1.contoso.com".to_string()]).unwrap();
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            p.signed_by(&key, &ca).unwrap()
+        };
+        let r = judge_with(&[expired.der().clone()], "sql1", roots_of(&ca), UnixTime::now()).unwrap();
+        assert!(matches!(r.problems[0], Problem::Expired { .. }), "{r:?}");
+        assert!(r.problems.contains(&Problem::WrongName), "{r:?}");
+        assert!(r.message("SQL1").contains("expired on 2021-01-01 00:00:00 UTC"), "{}", r.message("SQL1"));
+        assert!(judge_with(&[leaf.der().clone()], "sql1.contoso.com", roots_of(&other), UnixTime::now()).is_none());
     }
 }
