@@ -113,9 +113,10 @@ pub async fn connect(address: &InstanceAddress, request: &Request, who: &str) ->
             "{address} redirected the connection to {host},{port}; collect from that address instead"
         ))),
         Ok(Err(tiberius::error::Error::Io { kind: std::io::ErrorKind::TimedOut, .. })) | Err(_) => Err(transport(format!(
-            "{who}: {address} accepted the TCP connection but did not complete prelogin, the TLS handshake and \
-             the login within {} ms (--login-timeout-ms): a server that stalls there is overloaded, or something \
-             between this machine and it (a proxy, a firewall doing TLS inspection) holds the handshake",
+            "{who}: login to {address} timed out after {} ms (--login-timeout-ms): the server accepted the TCP \
+             connection but did not complete prelogin, the TLS handshake and the login in that time; a server that \
+             stalls there is overloaded, or something between this machine and it (a proxy, a firewall inspecting \
+             TLS) holds the handshake",
             request.timeouts.login_ms
         ))),
         Ok(Err(tiberius::error::Error::Tls(text))) => Err(tls_failure(address, &config, request, who, &text).await),

@@ -132,6 +132,17 @@ pub const TRUST_ADVICE: &str = "as a last resort, pass --trust-server-certificat
      request, -TrustServerCertificate in PowerShell), which accepts any certificate and so gives no protection \
      against a man in the middle: keep the secure default wherever you can";
 
+/// `message` without the `--trust-server-certificate` advice at its end, when it has it: a report
+/// that lists several such errors says it once for all of them.
+pub fn without_trust_advice(message: &str) -> Option<String> {
+    let rest = message.strip_suffix(TRUST_ADVICE)?;
+    let rest = rest.strip_suffix("; or ").or_else(|| rest.strip_suffix("; or\n")).unwrap_or(rest);
+    Some(match rest.strip_suffix(" To connect: ") {
+        Some(before) => before.to_string(),
+        None => format!("{}.", rest.trim_end()),
+    })
+}
+
 fn date(time: SystemTime) -> String {
     let text = humantime::format_rfc3339_seconds(time).to_string();
     // 2021-01-01T00:00:00Z → 2021-01-01 00:00:00 UTC
@@ -194,7 +205,6 @@ fn judge_with(chain: &[CertificateDer<'static>], name: &str, roots: RootCertStor
                 // A trusted CA with the issuer's name but another key is still not its issuer.
                 CertificateError::UnknownIssuer
                 | CertificateError::BadSignature
-                | CertificateError::UnsupportedSignatureAlgorithm
                 | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
                 | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => Problem::UnknownIssuer,
                 CertificateError::NotValidForName => Problem::WrongName,
@@ -480,6 +490,18 @@ mod tests {
         assert_eq!(p[0], PRELOGIN);
         assert_eq!(u16::from_be_bytes([p[2], p[3]]) as usize, p.len());
         assert_eq!(encryption_of(&p[8..]), Some(ENCRYPT_ON));
+    }
+
+    #[test]
+    fn the_trust_advice_comes_off_once() {
+        let r = Rejection { name_tried: "sql1".into(), problems: vec![Problem::UnknownIssuer], valid_for: vec![] };
+        let m = r.message("SQL1");
+        let short = without_trust_advice(&m).unwrap();
+        assert!(!short.contains("--trust-server-certificate") && short.ends_with("SSL_CERT_FILE)."), "{short}");
+        let r = Rejection { name_tried: "sql1".into(), problems: vec![Problem::Other("BadEncoding".into())], valid_for: vec![] };
+        let short = without_trust_advice(&r.message("SQL1")).unwrap();
+        assert!(short.ends_with("rustls rejects it: BadEncoding."), "{short}");
+        assert_eq!(without_trust_advice("cannot connect"), None);
     }
 
     #[test]
