@@ -96,10 +96,10 @@ impl Discovery {
         add_names(&mut self.replica_names, rows.iter().filter_map(|r| r.str("replica_server_name")).map(str::to_string).collect());
         for row in rows {
             let (Some(name), Some(url)) = (row.str("replica_server_name"), row.str("endpoint_url")) else { continue };
-            if let Some(host) = url_host(url) {
-                if !self.endpoint_hosts.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.trim())) {
-                    self.endpoint_hosts.push((name.trim().to_string(), host));
-                }
+            if let Some(host) = url_host(url)
+                && !self.endpoint_hosts.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
+            {
+                self.endpoint_hosts.push((name.trim().to_string(), host));
             }
         }
     }
@@ -254,6 +254,55 @@ mod tests {
         d.finished(2, &finished("10.0.0.3,1433", false));
         let got: Vec<String> = d.start_now(&request).into_iter().map(|s| s.name).collect();
         assert_eq!(got, vec!["SQL3", "SQL4"]);
+    }
+
+    fn replica(name: &str, url: &str) -> Row {
+        Row::from([("replica_server_name", json!(name)), ("endpoint_url", json!(url))])
+    }
+
+    #[test]
+    fn discovered_replicas_are_reached_by_their_fqdn_and_keep_their_name() {
+        let request = Request::new(vec![], Authentication::Integrated);
+        let mut d = Discovery::new(&["10.0.0.1".into()]);
+        d.identified(0, &[Row::from([("ServerName", json!("SQL1")), ("DEFAULT_DOMAIN()", json!("CONTOSO"))])]);
+        d.replicas(&[
+            replica("SQL1", "TCP://sql1.contoso.com:5022"),
+            // The endpoint's host is its FQDN.
+            replica("SQL2", "TCP://SQL2.contoso.com:5022"),
+            // A named instance keeps its instance name.
+            replica("SQL3\\INST1", "TCP://sql3.contoso.com:5022"),
+            // An endpoint on a dedicated replication network is not how clients reach it, and an
+            // IP address is no name: no suffix is known here (CONTOSO is a NetBIOS name).
+            replica("SQL4", "TCP://sql4-hadr.contoso.com:5022"),
+            replica("SQL5", "TCP://10.0.0.5:5022"),
+            // Already qualified.
+            replica("sql6.fabrikam.com", "TCP://10.0.0.6:5022"),
+        ]);
+        let got: Vec<(String, String, String)> = d.start_now(&request).into_iter().map(|s| (s.name, s.target, s.address)).collect();
+        let want = [
+            ("SQL2", "SQL2", "SQL2.contoso.com"),
+            ("SQL3\\INST1", "SQL3\\INST1", "sql3.contoso.com\\INST1"),
+            ("SQL4", "SQL4", "SQL4"),
+            ("SQL5", "SQL5", "SQL5"),
+            ("sql6.fabrikam.com", "sql6.fabrikam.com", "sql6.fabrikam.com"),
+        ];
+        let want: Vec<(String, String, String)> = want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_dns_suffix_from_default_domain_or_the_given_fqdn_qualifies_a_name() {
+        // DEFAULT_DOMAIN() as a DNS name.
+        let mut d = Discovery::new(&["10.0.0.1".into()]);
+        d.identified(0, &[Row::from([("ServerName", json!("SQL1")), ("DEFAULT_DOMAIN()", json!("corp.contoso.com"))])]);
+        d.replicas(&[replica("SQLFCI2\\INST", "TCP://10.0.0.9:5022")]);
+        assert_eq!(d.qualified("SQLFCI2\\INST"), "sqlfci2.corp.contoso.com\\INST");
+        // The suffix of the instance given with -S.
+        let d = Discovery::new(&["sql1.contoso.com,1433".into()]);
+        assert_eq!(d.qualified("SQL2"), "sql2.contoso.com");
+        assert_eq!(d.qualified("10.0.0.7"), "10.0.0.7");
+        assert_eq!(url_host("TCP://[fe80::1]:5022").as_deref(), Some("fe80::1"));
+        assert_eq!(url_host("http://x:1"), None);
     }
 
     #[test]

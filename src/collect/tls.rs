@@ -258,12 +258,11 @@ fn judge_with(chain: &[CertificateDer<'static>], name: &str, roots: RootCertStor
         if let Err(e) = verify(anchored.clone(), chain, &server_name, when) {
             note(&e, &mut problems, &mut valid_for);
         }
-        if valid_for.is_empty() {
-            if let Err(TlsError::InvalidCertificate(CertificateError::NotValidForNameContext { presented, .. })) =
+        if valid_for.is_empty()
+            && let Err(TlsError::InvalidCertificate(CertificateError::NotValidForNameContext { presented, .. })) =
                 verify(anchored, chain, &server_name_of("agdiag.invalid"), when)
-            {
-                valid_for = presented.iter().map(|p| presented_name(p)).collect();
-            }
+        {
+            valid_for = presented.iter().map(|p| presented_name(p)).collect();
         }
     }
     Some(Rejection { name_tried: name.into(), problems, valid_for })
