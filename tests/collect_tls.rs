@@ -168,6 +168,18 @@ fn a_discovered_replica_is_named_with_the_address_tried() {
     assert!(snap.instances.iter().filter(|i| i.connected).count() == 2);
 }
 
+#[test]
+fn tds8_strict_validates_the_certificate_before_prelogin_and_explains_a_rejection() {
+    let pki = certs::trust_test_ca();
+    let ag = ag_with(&[("SQL1", Some(pki.server(&["localhost"], None))), ("SQL2", Some(pki.server(&["sql2.contoso.com"], None)))]);
+    let snap = collect(request(&ag, &["SQL1"], "strict", false, false));
+    assert!(snap.instances[0].connected, "{:?}", snap.instances[0].connect_error);
+    assert_eq!(snap.instances[0].server_name(), Some("SQL1"));
+    let snap = collect(request(&ag, &["SQL2"], "strict", false, false));
+    let message = error_of(&snap.instances[0]);
+    assert_mentions(&message, &["not valid for the name localhost", "valid for sql2.contoso.com"]);
+}
+
 fn agdiag_check(ag: &Ag, extra: &[&str]) -> (Option<i32>, String, String) {
     let pki = certs::trust_test_ca();
     let mut args: Vec<String> =

@@ -22,6 +22,7 @@ pub async fn run(stream: TcpStream, config: Arc<ServerConfig>, shared: Arc<Share
     let (stream, prelogin_done) = match &config.tls {
         Some(setup) if config.fault != Fault::AcceptAndStaySilent => match super::tls::front(stream, setup).await {
             Ok(super::tls::Front::Plain(stream) | super::tls::Front::Decrypted(stream)) => (stream, true),
+            Ok(super::tls::Front::Strict(stream)) => (stream, false),
             Ok(super::tls::Front::Done) => return,
             Err(error) => {
                 eprintln!("tds_server {}: TLS session ended: {error}", config.server_name);

@@ -2,7 +2,9 @@
 //! ENCRYPT_REQ when encryption is forced), then the TLS handshake travels inside PRELOGIN packets
 //! (type 0x12, both ways) until it completes, and from then on TLS records flow bare on TCP with
 //! TDS packets inside them. Only full-session encryption is spoken (the login-only mode of a
-//! client that asks ENCRYPT_OFF is not).
+//! client that asks ENCRYPT_OFF is not). A client that opens with a TLS ClientHello instead of a
+//! PRELOGIN packet speaks TDS 8.0 (`Encrypt=Strict`): TLS first, directly on TCP, then the whole
+//! TDS conversation, PRELOGIN included, inside it.
 //!
 //! After the handshake the decrypted session is handed to the ordinary plaintext session code
 //! through a loopback TCP pair (so ATTENTION detection and the faults work unchanged): a proxy
@@ -39,6 +41,8 @@ pub enum Front {
     Plain(TcpStream),
     /// A loopback connection carrying the decrypted session.
     Decrypted(TcpStream),
+    /// A loopback connection carrying a TDS 8.0 session, PRELOGIN still to come.
+    Strict(TcpStream),
     /// Nothing more to serve (the client left, or the fault is a stall).
     Done,
 }
@@ -77,8 +81,56 @@ fn drain(tls: &mut ServerConnection) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+fn rustls_config(setup: &TlsSetup) -> io::Result<RustlsConfig> {
+    let mut config = RustlsConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(setup.chain.clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(setup.key_pkcs8.clone())))
+        .map_err(io::Error::other)?;
+    // Tickets would be sent right after the handshake; keep the exchange to the handshake itself.
+    config.send_tls13_tickets = 0;
+    Ok(config)
+}
+
+/// A loopback pair: (the end the proxy writes decrypted bytes into, the end the session reads).
+async fn loopback_pair() -> io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let inner = TcpStream::connect(listener.local_addr()?).await?;
+    let (session_end, _) = listener.accept().await?;
+    let _ = inner.set_nodelay(true);
+    let _ = session_end.set_nodelay(true);
+    Ok((inner, session_end))
+}
+
+/// TDS 8.0: TLS directly on TCP; the session (PRELOGIN first) runs inside it.
+async fn strict(stream: TcpStream, setup: &TlsSetup) -> io::Result<Front> {
+    if setup.stall_handshake {
+        let mut stream = stream;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        return Ok(Front::Done);
+    }
+    let mut config = rustls_config(setup)?;
+    config.alpn_protocols = vec![b"tds/8.0".to_vec()];
+    let Ok(mut tls) = tokio_rustls::TlsAcceptor::from(Arc::new(config)).accept(stream).await else {
+        // The client rejected the certificate (or left): nothing more to serve.
+        return Ok(Front::Done);
+    };
+    let (mut inner, session_end) = loopback_pair().await?;
+    tokio::spawn(async move {
+        let _ = tokio::io::copy_bidirectional(&mut tls, &mut inner).await;
+    });
+    Ok(Front::Strict(session_end))
+}
+
 /// PRELOGIN, then the TLS handshake when the client and this setup call for it.
 pub async fn front(mut stream: TcpStream, setup: &TlsSetup) -> io::Result<Front> {
+    let mut first = [0u8; 1];
+    // 0x16: a TLS handshake record, not a TDS packet type.
+    if stream.peek(&mut first).await? == 1 && first[0] == 0x16 {
+        return strict(stream, setup).await;
+    }
     let Some((kind, payload)) = read_packet(&mut stream).await? else { return Ok(Front::Done) };
     if kind != TYPE_PRELOGIN {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("expected PRELOGIN, got packet type {kind:#04x}")));
@@ -98,15 +150,7 @@ pub async fn front(mut stream: TcpStream, setup: &TlsSetup) -> io::Result<Front>
         while stream.read(&mut sink).await? > 0 {}
         return Ok(Front::Done);
     }
-    let mut config = RustlsConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(setup.chain.clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(setup.key_pkcs8.clone())))
-        .map_err(io::Error::other)?;
-    // Tickets would be sent right after the handshake; keep the exchange to the handshake itself.
-    config.send_tls13_tickets = 0;
-    let mut tls = ServerConnection::new(Arc::new(config)).map_err(io::Error::other)?;
+    let mut tls = ServerConnection::new(Arc::new(rustls_config(setup)?)).map_err(io::Error::other)?;
     while tls.is_handshaking() {
         // A client that rejects the certificate sends an alert and closes: that ends the session.
         let Some((kind, payload)) = read_packet(&mut stream).await? else { return Ok(Front::Done) };
@@ -128,11 +172,7 @@ pub async fn front(mut stream: TcpStream, setup: &TlsSetup) -> io::Result<Front>
             return Ok(Front::Done);
         }
     }
-    let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
-    let inner = TcpStream::connect(listener.local_addr()?).await?;
-    let (session_end, _) = listener.accept().await?;
-    let _ = inner.set_nodelay(true);
-    let _ = session_end.set_nodelay(true);
+    let (inner, session_end) = loopback_pair().await?;
     tokio::spawn(proxy(stream, tls, inner));
     Ok(Front::Decrypted(session_end))
 }
