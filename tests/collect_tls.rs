@@ -180,6 +180,32 @@ fn tds8_strict_validates_the_certificate_before_prelogin_and_explains_a_rejectio
     assert_mentions(&message, &["not valid for the name localhost", "valid for sql2.contoso.com"]);
 }
 
+#[test]
+fn encrypt_off_encrypts_the_login_and_validates_the_certificate_for_it() {
+    let pki = certs::trust_test_ca();
+    let ag = ag_with(&[("SQL1", Some(pki.self_signed(&["localhost"]))), ("SQL2", Some(pki.server(&["localhost"], None)))]);
+    // Login-only encryption still needs a certificate this machine trusts...
+    let snap = collect(request(&ag, &["SQL1"], "off", false, false));
+    assert_mentions(&error_of(&snap.instances[0]), &["self-signed", "--trust-server-certificate"]);
+    assert!(ag.server("SQL1").logins().is_empty());
+    // ...or the opt-in; then the login goes encrypted and the batch in clear text.
+    let snap = collect(request(&ag, &["SQL1"], "off", true, false));
+    assert!(snap.instances[0].connected, "{:?}", snap.instances[0].connect_error);
+    assert_eq!(snap.instances[0].server_name(), Some("SQL1"));
+    let snap = collect(request(&ag, &["SQL2"], "off", false, false));
+    assert!(snap.instances[0].connected, "{:?}", snap.instances[0].connect_error);
+    assert_eq!(ag.server("SQL2").logins().len(), 1);
+}
+
+#[test]
+fn encrypt_none_talks_to_a_server_without_tls_and_off_does_not() {
+    let ag = ag_with(&[]);
+    let snap = collect(request(&ag, &["SQL1"], "none", false, false));
+    assert!(snap.instances[0].connected, "{:?}", snap.instances[0].connect_error);
+    let snap = collect(request(&ag, &["SQL1"], "off", false, false));
+    assert!(!snap.instances[0].connected, "the login must not go in clear text");
+}
+
 fn agdiag_check(ag: &Ag, extra: &[&str]) -> (Option<i32>, String, String) {
     let pki = certs::trust_test_ca();
     let mut args: Vec<String> =

@@ -20,15 +20,16 @@ pub fn encryption_level(encrypt: Encrypt) -> EncryptionLevel {
         Encrypt::Mandatory => EncryptionLevel::Required,
         Encrypt::Optional => EncryptionLevel::On,
         Encrypt::Strict => EncryptionLevel::Strict,
-        // AgDiag says it does not support encryption. What happens then is the server's choice, as
-        // tiberius negotiates it: a server that does not encrypt either (a test server on loopback)
-        // gets everything in clear text, the login too; a server that supports or forces encryption
-        // (every real SQL Server: it always has at least a self-signed certificate) gets a TLS
-        // handshake and the whole session encrypted, so its certificate is validated like with
-        // `mandatory`, unless trust_server_certificate. (tiberius' EncryptionLevel::Off, which asks
-        // for an encrypted login only, cannot talk to a server that does not encrypt: it negotiates
-        // full TLS against ENCRYPT_NOT_SUP.)
-        Encrypt::Off => EncryptionLevel::NotSupported,
+        // ENCRYPT_OFF in PRELOGIN, like `Encrypt=False` in other drivers: the login packet (with the
+        // password) is still encrypted, which takes a TLS handshake and so a validated certificate
+        // unless trust_server_certificate; and a server that forces encryption (ENCRYPT_REQ) gets
+        // the whole session encrypted. Only after the login does the rest go in clear text.
+        Encrypt::Off => EncryptionLevel::Off,
+        // ENCRYPT_NOT_SUP: a server that does not encrypt either (a test server on loopback) gets
+        // everything in clear text, the login too. A server that forces encryption still gets TLS
+        // for the whole session. (`off` cannot talk to a server that answers ENCRYPT_NOT_SUP:
+        // tiberius then negotiates full TLS.)
+        Encrypt::None => EncryptionLevel::NotSupported,
     }
 }
 

@@ -102,10 +102,12 @@ impl Authentication {
     }
 }
 
-/// TDS encryption. `mandatory` (the default) encrypts everything and validates the server
-/// certificate; `off` asks for none: a server that does not encrypt gets clear text (test servers only); one that
-/// requires encryption still encrypts the whole session, and its certificate is validated unless
-/// `trust_server_certificate`.
+/// TDS encryption, as SQL Server drivers name it. `mandatory` (the default) encrypts everything
+/// and validates the server certificate; `optional` encrypts when the server can; `strict` is TDS
+/// 8.0 (TLS before anything else). `off` is `Encrypt=False`: the login packet is still encrypted,
+/// and a server that forces encryption encrypts the whole session; either way the certificate is
+/// validated unless `trust_server_certificate`. `none` encrypts nothing, the login included, and
+/// exists for test servers that do not speak TLS.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encrypt {
@@ -114,6 +116,7 @@ pub enum Encrypt {
     Optional,
     Strict,
     Off,
+    None,
 }
 
 impl Encrypt {
@@ -123,12 +126,13 @@ impl Encrypt {
             Encrypt::Optional => "optional",
             Encrypt::Strict => "strict",
             Encrypt::Off => "off",
+            Encrypt::None => "none",
         }
     }
 
     pub fn parse(text: &str) -> Result<Encrypt> {
         serde_json::from_value(Value::String(text.to_ascii_lowercase())).map_err(|_| {
-            Error::invalid_argument(format!("encrypt \"{text}\" is not one of mandatory, optional, strict, off"))
+            Error::invalid_argument(format!("encrypt \"{text}\" is not one of mandatory, optional, strict, off, none"))
         })
     }
 }

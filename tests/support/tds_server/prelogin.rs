@@ -9,6 +9,7 @@ const THREADID: u8 = 0x03;
 const MARS: u8 = 0x04;
 const TERMINATOR: u8 = 0xFF;
 
+pub const ENCRYPT_OFF: u8 = 0x00;
 pub const ENCRYPT_ON: u8 = 0x01;
 pub const ENCRYPT_NOT_SUP: u8 = 0x02;
 pub const ENCRYPT_REQ: u8 = 0x03;

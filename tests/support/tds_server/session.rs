@@ -19,20 +19,21 @@ pub struct Shared {
 
 pub async fn run(stream: TcpStream, config: Arc<ServerConfig>, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let (stream, prelogin_done) = match &config.tls {
+    let (stream, prelogin_done, buffered) = match &config.tls {
         Some(setup) if config.fault != Fault::AcceptAndStaySilent => match super::tls::front(stream, setup).await {
-            Ok(super::tls::Front::Plain(stream) | super::tls::Front::Decrypted(stream)) => (stream, true),
-            Ok(super::tls::Front::Strict(stream)) => (stream, false),
+            Ok(super::tls::Front::Plain(stream) | super::tls::Front::Decrypted(stream)) => (stream, true, Vec::new()),
+            Ok(super::tls::Front::LoginOnly(stream, login)) => (stream, true, login),
+            Ok(super::tls::Front::Strict(stream)) => (stream, false, Vec::new()),
             Ok(super::tls::Front::Done) => return,
             Err(error) => {
                 eprintln!("tds_server {}: TLS session ended: {error}", config.server_name);
                 return;
             }
         },
-        _ => (stream, false),
+        _ => (stream, false, Vec::new()),
     };
     let (read, write) = stream.into_split();
-    let mut reader = MessageReader::new(read);
+    let mut reader = MessageReader::with_buffered(read, buffered);
     let mut writer = PacketWriter::new(write, config.packet_delay);
     // Errors here are the client going away or sending garbage; either way the session ends.
     if let Err(error) = serve(&mut reader, &mut writer, &config, &shared, prelogin_done).await

@@ -1,8 +1,9 @@
 //! TLS as SQL Server speaks it to a TDS 7.x client: the PRELOGIN reply says ENCRYPT_ON (or
 //! ENCRYPT_REQ when encryption is forced), then the TLS handshake travels inside PRELOGIN packets
 //! (type 0x12, both ways) until it completes, and from then on TLS records flow bare on TCP with
-//! TDS packets inside them. Only full-session encryption is spoken (the login-only mode of a
-//! client that asks ENCRYPT_OFF is not). A client that opens with a TLS ClientHello instead of a
+//! TDS packets inside them. A client that asks ENCRYPT_OFF (`Encrypt=False`) of a server that
+//! does not force encryption gets ENCRYPT_OFF back: only its LOGIN7 travels encrypted, and
+//! everything after it (the login reply included) is clear text. A client that opens with a TLS ClientHello instead of a
 //! PRELOGIN packet speaks TDS 8.0 (`Encrypt=Strict`): TLS first, directly on TCP, then the whole
 //! TDS conversation, PRELOGIN included, inside it.
 //!
@@ -41,6 +42,9 @@ pub enum Front {
     Plain(TcpStream),
     /// A loopback connection carrying the decrypted session.
     Decrypted(TcpStream),
+    /// The client's own connection, unencrypted from here on, and the LOGIN7 message it sent
+    /// encrypted (its packets, headers included).
+    LoginOnly(TcpStream, Vec<u8>),
     /// A loopback connection carrying a TDS 8.0 session, PRELOGIN still to come.
     Strict(TcpStream),
     /// Nothing more to serve (the client left, or the fault is a stall).
@@ -71,6 +75,22 @@ async fn send_packet(stream: &mut TcpStream, kind: u8, payload: &[u8]) -> io::Re
     packet.extend_from_slice(payload);
     stream.write_all(&packet).await?;
     stream.flush().await
+}
+
+/// True when `bytes` hold a whole TDS message (packets up to one with the end-of-message bit).
+fn has_whole_message(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while bytes.len() >= at + HEADER_LEN {
+        let length = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
+        if length < HEADER_LEN || bytes.len() < at + length {
+            return false;
+        }
+        if bytes[at + 1] & STATUS_EOM != 0 {
+            return true;
+        }
+        at += length;
+    }
+    false
 }
 
 fn drain(tls: &mut ServerConnection) -> io::Result<Vec<u8>> {
@@ -139,6 +159,7 @@ pub async fn front(mut stream: TcpStream, setup: &TlsSetup) -> io::Result<Front>
     let level = match (client, setup.force) {
         (_, true) => prelogin::ENCRYPT_REQ,
         (Some(prelogin::ENCRYPT_NOT_SUP), false) => prelogin::ENCRYPT_NOT_SUP,
+        (Some(prelogin::ENCRYPT_OFF), false) => prelogin::ENCRYPT_OFF,
         _ => prelogin::ENCRYPT_ON,
     };
     send_packet(&mut stream, TYPE_TABULAR_RESULT, &prelogin::reply_with(level)).await?;
@@ -171,6 +192,32 @@ pub async fn front(mut stream: TcpStream, setup: &TlsSetup) -> io::Result<Front>
         if processed.is_err() {
             return Ok(Front::Done);
         }
+    }
+    if level == prelogin::ENCRYPT_OFF {
+        // Login-only encryption: decrypt the LOGIN7 message, then drop TLS.
+        let mut login = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let mut plain = [0u8; 8192];
+        while !has_whole_message(&login) {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(Front::Done);
+            }
+            let mut input = &chunk[..n];
+            while !input.is_empty() {
+                tls.read_tls(&mut input)?;
+                tls.process_new_packets().map_err(io::Error::other)?;
+                loop {
+                    match tls.reader().read(&mut plain) {
+                        Ok(0) => break,
+                        Ok(k) => login.extend_from_slice(&plain[..k]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        return Ok(Front::LoginOnly(stream, login));
     }
     let (inner, session_end) = loopback_pair().await?;
     tokio::spawn(proxy(stream, tls, inner));
