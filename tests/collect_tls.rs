@@ -65,9 +65,11 @@ fn error_of(instance: &Instance) -> String {
     message
 }
 
+/// Each needle is in `message`, however the table wrapped its lines.
 fn assert_mentions(message: &str, needles: &[&str]) {
+    let flat = message.split_whitespace().collect::<Vec<_>>().join(" ");
     for needle in needles {
-        assert!(message.contains(needle), "{needle:?} missing from: {message}");
+        assert!(flat.contains(needle), "{needle:?} missing from: {message}");
     }
 }
 
@@ -207,7 +209,10 @@ fn encrypt_none_talks_to_a_server_without_tls_and_off_does_not() {
 }
 
 fn agdiag_check(ag: &Ag, extra: &[&str]) -> (Option<i32>, String, String) {
-    let pki = certs::trust_test_ca();
+    agdiag_check_trusting(ag, extra, &certs::trust_test_ca().ca_file)
+}
+
+fn agdiag_check_trusting(ag: &Ag, extra: &[&str], ca_file: &std::path::Path) -> (Option<i32>, String, String) {
     let mut args: Vec<String> =
         vec!["check".into(), "-S".into(), local(ag, "SQL1"), "-U".into(), "agdiag".into(), "--password-env".into(), "AGDIAG_TEST_PW".into()];
     args.extend(["--no-probes".into(), "--login-timeout-ms".into(), "2000".into()]);
@@ -218,7 +223,7 @@ fn agdiag_check(ag: &Ag, extra: &[&str]) -> (Option<i32>, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_agdiag"))
         .args(&args)
         .env("AGDIAG_TEST_PW", SENTINEL)
-        .env("SSL_CERT_FILE", &pki.ca_file)
+        .env("SSL_CERT_FILE", ca_file)
         .env_remove("SSL_CERT_DIR")
         .output()
         .expect("run agdiag");
@@ -260,4 +265,15 @@ fn cli_check_when_every_replica_fails_validation_says_what_trust_costs() {
     assert_eq!(stdout.matches("instance not connected (see \"Not connected\" above)").count(), 1, "{stdout}");
     let (code, stdout, stderr) = agdiag_check(&ag, &["--trust-server-certificate"]);
     assert_ne!(code, Some(2), "{stdout}{stderr}");
+}
+
+#[test]
+fn cli_check_with_no_trusted_ca_at_all_says_so() {
+    let pki = certs::trust_test_ca();
+    let ag = ag_with(&[("SQL1", Some(pki.server(&["localhost"], None)))]);
+    let empty = std::env::temp_dir().join(format!("agdiag-no-ca-{}.pem", std::process::id()));
+    std::fs::write(&empty, "").unwrap();
+    let (code, stdout, stderr) = agdiag_check_trusting(&ag, &["--no-discover"], &empty);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_mentions(&stdout, &["trusts no certificate authority", "SSL_CERT_FILE", "--trust-server-certificate", "man in the middle"]);
 }

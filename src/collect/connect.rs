@@ -121,6 +121,18 @@ pub async fn connect(address: &InstanceAddress, request: &Request, who: &str) ->
             request.timeouts.login_ms
         ))),
         Ok(Err(tiberius::error::Error::Tls(text))) => Err(tls_failure(address, &config, request, who, &text).await),
+        // tiberius refuses to validate against an empty trust store before any handshake.
+        Ok(Err(tiberius::error::Error::Io { kind: std::io::ErrorKind::NotFound, message }))
+            if !request.trust_server_certificate && super::tls::no_trust_anchors() =>
+        {
+            Err(transport(format!(
+                "{who}: AgDiag cannot validate the server's TLS certificate: this machine trusts no certificate \
+                 authority ({message}; SSL_CERT_FILE / SSL_CERT_DIR, when set, replace the system store). To \
+                 connect: install the system CA certificates, or point SSL_CERT_FILE at a PEM file with the CA that \
+                 issued the server's certificate; or {}",
+                super::tls::TRUST_ADVICE
+            )))
+        }
         Ok(Err(e)) => Err(server_error(&e)),
     }
 }
@@ -138,8 +150,10 @@ async fn tls_failure(address: &InstanceAddress, config: &Config, request: &Reque
     let strict = request.encrypt == Encrypt::Strict;
     let diagnosis = async {
         let mut tcp = tcp(address, config, request).await.map_err(|e| e.message)?;
-        let chain = super::tls::fetch_chain(&mut tcp, name, strict).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(chain.and_then(|chain| super::tls::judge(&chain, name)))
+        match super::tls::fetch_chain(&mut tcp, name, strict).await.map_err(|e| e.to_string())? {
+            Some(chain) => Ok(super::tls::judge(&chain, name)),
+            None => Err("on a second connection the server did not offer TLS at all".to_string()),
+        }
     };
     let found = match tokio::time::timeout(request.timeouts.login(), diagnosis).await {
         Ok(Ok(Some(rejection))) => return transport(rejection.message(who)),

@@ -115,12 +115,16 @@ impl Rejection {
                 Problem::Other(text) => why.push(format!("rustls rejects it: {text}")),
             }
         }
-        if !self.problems.contains(&Problem::WrongName) && !self.valid_for.is_empty() {
-            why.push(format!("(it is valid for {names})"));
-        }
-        todo.push(TRUST_ADVICE.into());
+        let also = if !self.problems.contains(&Problem::WrongName) && !self.valid_for.is_empty() {
+            format!(" It is valid for {names}.")
+        } else {
+            String::new()
+        };
+        // Every fix is needed (a self-signed certificate for another name needs both); the opt-in
+        // replaces them all.
+        todo = vec![todo.join("; and "), TRUST_ADVICE.into()].into_iter().filter(|t| !t.is_empty()).collect();
         format!(
-            "{who}: the server's TLS certificate was rejected for the name {name}: {}. To connect: {}",
+            "{who}: the server's TLS certificate was rejected for the name {name}: {}.{also} To connect: {}",
             why.join("; "),
             todo.join("; or ")
         )
@@ -172,6 +176,11 @@ fn system_roots() -> RootCertStore {
         let _ = roots.add(cert);
     }
     roots
+}
+
+/// True when this machine trusts no CA at all (what tiberius then refuses to validate against).
+pub fn no_trust_anchors() -> bool {
+    system_roots().is_empty()
 }
 
 /// Judges a chain (leaf first) for `name` against the system's trust anchors.
