@@ -277,3 +277,19 @@ fn cli_check_with_no_trusted_ca_at_all_says_so() {
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert_mentions(&stdout, &["trusts no certificate authority", "SSL_CERT_FILE", "--trust-server-certificate", "man in the middle"]);
 }
+
+#[test]
+fn a_discovered_replica_is_reached_by_its_fqdn_and_keeps_its_name_in_the_snapshot() {
+    certs::trust_test_ca();
+    let ag = ag_with(&[]);
+    let mut req = request(&ag, &["SQL1"], "none", false, true);
+    // No override for SQL3: it is reached by the FQDN its endpoint URL names (which does not
+    // resolve here), and the snapshot still calls it SQL3.
+    req["overrides"].as_object_mut().unwrap().retain(|name, _| name != "SQL3");
+    req["timeouts"]["connect_ms"] = 1000.into();
+    let snap = collect(req);
+    let sql3 = snap.instances.iter().find(|i| i.target == "SQL3").expect("SQL3 by its replica name");
+    let message = error_of(sql3);
+    assert_mentions(&message, &["SQL3 (reached as sql3.contoso.com): ", "sql3.contoso.com"]);
+    assert!(sql3.is_named("SQL3"));
+}

@@ -104,7 +104,13 @@ async fn tcp(address: &InstanceAddress, config: &Config, request: &Request) -> R
 /// the instance in them (the replica name, and the address tried when that differs).
 pub async fn connect(address: &InstanceAddress, request: &Request, who: &str) -> Result<TdsClient, ServerError> {
     let config = config_for(address, request)?;
-    let tcp = tcp(address, &config, request).await?;
+    // A discovered replica's error says which name was tried for it.
+    let tcp = tcp(address, &config, request).await.map_err(|mut e| {
+        if who != address.to_string() {
+            e.message = format!("{who}: {}", e.message);
+        }
+        e
+    })?;
     // tiberius bounds prelogin + TLS + login with handshake_timeout; this outer bound is a backstop
     // in case a server stalls in a phase tiberius does not cover.
     let login = Client::connect(config.clone(), tcp.compat_write());
