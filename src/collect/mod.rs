@@ -4,7 +4,9 @@
 //!
 //! One concept per file: [`request`] (what to collect), [`connect`] (one TDS connection),
 //! [`queries`] (the batch), [`stream`] (result sets → keys), [`discovery`] (which replicas),
-//! [`probes`] (TCP reachability), [`job`] (the shared runtime, progress, cancel).
+//! [`probes`] (TCP reachability), [`job`] (the shared runtime, progress, cancel), [`tls`] (why a
+//! server's certificate was rejected). Dependencies point one way: `request` is the floor,
+//! `connect` builds on it and `tls`, `stream` on `connect`.
 
 pub mod connect;
 pub mod discovery;
@@ -231,6 +233,24 @@ mod tests {
         let error = instance.connect_error.unwrap();
         assert!(error.message.contains("internal error") && error.message.contains("boom at row 3"), "{error:?}");
         assert_eq!(progress.instances_done(), 1, "the panicked instance still counts as done");
+    }
+
+    #[test]
+    fn dependencies_between_the_collect_modules_point_one_way() {
+        // request (what to collect) is the floor; tls (the certificate diagnosis) stands alone;
+        // connect uses both; stream uses connect. Nothing below reaches back up.
+        let uses = |source: &str, module: &str| {
+            source.contains(&format!("super::{module}")) || source.contains(&format!("collect::{module}"))
+        };
+        let (request, tls, connect) = (include_str!("request.rs"), include_str!("tls.rs"), include_str!("connect.rs"));
+        for module in ["connect", "stream", "tls", "discovery", "job", "probes", "queries"] {
+            assert!(!uses(request, module), "request.rs uses {module}");
+            assert!(!uses(tls, module), "tls.rs uses {module}");
+        }
+        assert!(!uses(tls, "request"), "tls.rs uses request");
+        for module in ["stream", "discovery", "job", "queries"] {
+            assert!(!uses(connect, module), "connect.rs uses {module}");
+        }
     }
 
     #[test]
