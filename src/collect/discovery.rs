@@ -3,7 +3,7 @@
 //! replica is reached through the override map first, else by the fully qualified name AgDiag
 //! knows for its `replica_server_name` (SQL Browser for a named instance): servers' certificates
 //! are commonly issued for the FQDN only, so `SQL2` would fail validation where
-//! `sql2.contoso.com` passes. See [`qualified`]. The snapshot still calls it `SQL2`.
+//! `sql2.contoso.com` passes. See [`Discovery::qualified`]. The snapshot still calls it `SQL2`.
 //!
 //! Discovery does not wait for whole batches: the collector reports each given instance's server
 //! name and replica names as soon as those result sets arrive (they lead every batch), and a
