@@ -57,11 +57,7 @@ impl Rejection {
     /// (and the address, when it differs).
     pub fn message(&self, who: &str) -> String {
         let name = &self.name_tried;
-        let names = if self.valid_for.is_empty() {
-            "no DNS name at all (it has no subjectAltName)".to_string()
-        } else {
-            self.valid_for.join(", ")
-        };
+        let names = self.valid_for.join(", ");
         let mut why: Vec<String> = Vec::new();
         let mut todo: Vec<String> = Vec::new();
         for problem in &self.problems {
@@ -82,6 +78,16 @@ impl Rejection {
                          SSL_CERT_FILE)"
                             .into(),
                     );
+                }
+                Problem::WrongName if self.valid_for.is_empty() => {
+                    why.push(format!(
+                        "it names no server at all (no subjectAltName, so no name, {name} included, can match it; \
+                         the certificate SQL Server generates for itself, CN=SSL_Self_Signed_Fallback, is like that)"
+                    ));
+                    todo.push(format!(
+                        "give SQL Server a certificate issued for {name} (SQL Server Configuration Manager, \
+                         Protocols for the instance, Certificate tab; then restart the service)"
+                    ));
                 }
                 Problem::WrongName => {
                     why.push(format!("it is not valid for the name {name}: it is valid for {names}"));
@@ -111,6 +117,18 @@ impl Rejection {
                             .into(),
                     );
                     todo.push("install the system CA certificates, or point SSL_CERT_FILE at the CA's PEM file".into());
+                }
+                // webpki reports it only as text inside CertificateError::Other.
+                Problem::Other(text) if text.contains("UnsupportedCertVersion") => {
+                    why.push(
+                        "it is an X.509 version 1 certificate, older than the v3 that AgDiag's TLS library accepts \
+                         (the certificate older SQL Server versions generate for themselves is like that)"
+                            .into(),
+                    );
+                    todo.push(format!(
+                        "give SQL Server a current certificate issued for {name} (SQL Server Configuration Manager, \
+                         Protocols for the instance, Certificate tab; then restart the service)"
+                    ));
                 }
                 Problem::Other(text) => why.push(format!("rustls rejects it: {text}")),
             }
@@ -565,6 +583,15 @@ mod judge_tests {
         assert!(matches!(r.problems[0], Problem::Expired { .. }), "{r:?}");
         assert!(r.problems.contains(&Problem::WrongName), "{r:?}");
         assert!(r.message("SQL1").contains("expired on 2021-01-01 00:00:00 UTC"), "{}", r.message("SQL1"));
+        // Like SQL Server's own fallback certificate: self-signed, a CN and no subjectAltName.
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, "SSL_Self_Signed_Fallback");
+        let fallback = p.self_signed(&key).unwrap();
+        let r = judge_with(&[fallback.der().clone()], "sql1.contoso.com", roots_of(&ca), UnixTime::now()).unwrap();
+        assert_eq!(r.problems, vec![Problem::SelfSigned, Problem::WrongName], "{r:?}");
+        let m = r.message("SQL1");
+        assert!(m.contains("names no server at all") && m.contains("issued for sql1.contoso.com"), "{m}");
+        assert!(!m.contains("-S ") && !m.contains("--override"), "{m}");
         assert!(judge_with(&[leaf.der().clone()], "sql1.contoso.com", roots_of(&other), UnixTime::now()).is_none());
     }
 }
