@@ -36,7 +36,7 @@ pub fn report(report: &Report) -> String {
         let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
         for c in skipped {
             let mut reason = c.reason.clone().unwrap_or_default();
-            for message in &unreachable {
+            for message in unreachable.iter().filter(|m| !m.trim().is_empty()) {
                 reason = reason.replace(message.as_str(), "see \"Not connected\" above");
             }
             match groups.iter_mut().find(|(r, _)| *r == reason) {
