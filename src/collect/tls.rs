@@ -166,7 +166,9 @@ pub fn without_trust_advice(message: &str) -> Option<String> {
 }
 
 fn date(time: SystemTime) -> String {
-    let text = humantime::format_rfc3339_seconds(time).to_string();
+    // humantime cannot write years past 9999 (an X.509 date never is; a clock might be).
+    let limit = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    let text = humantime::format_rfc3339_seconds(time.min(limit)).to_string();
     // 2021-01-01T00:00:00Z → 2021-01-01 00:00:00 UTC
     text.trim_end_matches('Z').replacen('T', " ", 1) + " UTC"
 }
