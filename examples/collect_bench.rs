@@ -76,7 +76,7 @@ fn discovery_request(targets: Vec<String>, overrides: serde_json::Map<String, Va
     let doc = json!({
         "instances": targets,
         "authentication": { "method": "sql", "user": "agdiag", "password": "bench" },
-        "encrypt": "off",
+        "encrypt": "none",
         "discover_replicas": discover,
         "overrides": overrides,
         "timeouts": { "connect_ms": connect_ms, "login_ms": 10_000, "command_ms": 10_000, "probe_ms": 500 },

@@ -41,7 +41,7 @@ fn library_collects_discovers_and_matches_offline_analysis() {
     assert_rows_equal(snap, &Snapshot::from_json(HEALTHY).unwrap());
     assert_same_findings(snap);
     assert_eq!(snap.collection.as_ref().unwrap()["trust_server_certificate"], false);
-    assert_eq!(snap.collection.as_ref().unwrap()["encrypt"], "off");
+    assert_eq!(snap.collection.as_ref().unwrap()["encrypt"], "none");
     // Probes ran (names do not resolve with the empty injected resolver) and say so.
     assert!(!snap.probes.is_empty());
     let by_name: Vec<_> = snap.probes.iter().filter(|p| p.via == "name").collect();
@@ -98,7 +98,7 @@ fn agdiag_cli(args: &[String]) -> std::process::Output {
 
 fn connect_args(ag: &Ag) -> Vec<String> {
     let mut args: Vec<String> = vec!["-S".into(), ag.addr("SQL1"), "-U".into(), "agdiag".into()];
-    args.extend(["--password-env".into(), "AGDIAG_TEST_PW".into(), "--encrypt".into(), "off".into(), "--no-probes".into()]);
+    args.extend(["--password-env".into(), "AGDIAG_TEST_PW".into(), "--encrypt".into(), "none".into(), "--no-probes".into()]);
     for name in ["SQL2", "SQL3"] {
         args.extend(["--override".into(), format!("{name}={}", ag.addr(name))]);
     }
@@ -179,7 +179,7 @@ fn cli_failures_name_the_problem_and_never_print_the_password() {
     let args: Vec<String> = ["collect", "-S", &format!("127.0.0.1,{port}"), "-U", "agdiag", "--password-env", "AGDIAG_TEST_PW"]
         .iter()
         .map(|s| s.to_string())
-        .chain(["--encrypt", "off", "--no-probes", "--connect-timeout-ms", "500"].iter().map(|s| s.to_string()))
+        .chain(["--encrypt", "none", "--no-probes", "--connect-timeout-ms", "500"].iter().map(|s| s.to_string()))
         .collect();
     let o = agdiag_cli(&args);
     let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));

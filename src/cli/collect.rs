@@ -25,10 +25,11 @@ pub struct ConnectArgs {
     /// Read the password from the first line of stdin.
     #[arg(long)]
     pub password_stdin: bool,
-    /// TDS encryption: mandatory (default, validates the certificate), optional, strict, off (test servers only).
+    /// TDS encryption: mandatory (default, validates the certificate), optional, strict (TDS 8.0), off (only the
+    /// login is encrypted, unless the server forces encryption), none (nothing at all: test servers only).
     #[arg(long, default_value = "mandatory")]
     pub encrypt: String,
-    /// Accept any server certificate (recorded in the snapshot).
+    /// Accept any server certificate (recorded in the snapshot): no protection against a man in the middle.
     #[arg(long)]
     pub trust_server_certificate: bool,
     /// Reach a replica at another address: `SQL2=sql2.contoso.com,14330`; repeatable.

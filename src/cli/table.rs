@@ -31,15 +31,87 @@ fn report_text(report: &Report) -> String {
     );
     out.push_str(&findings_text(&report.findings.iter().collect::<Vec<_>>()));
     out.push_str(&routing(&report.routing_simulation));
+    let unreachable = not_connected(&mut out, &report.snapshot);
     let skipped: Vec<_> = report.checks.iter().filter(|c| c.status == CheckStatus::NotEvaluated).collect();
     if !skipped.is_empty() {
         out.push_str("\nNot evaluated:\n");
+        // A check that could not run because an instance was not reached says so by the
+        // instance's name; the connection error itself is printed once, above. Checks left with
+        // the same reason are listed together.
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
         for c in skipped {
-            let first = format!("  {:<34} ", c.check);
-            wrap_hanging(&mut out, c.reason.as_deref().unwrap_or(""), &first, &" ".repeat(first.len()));
+            let mut reason = c.reason.clone().unwrap_or_default();
+            for message in unreachable.iter().filter(|m| !m.trim().is_empty()) {
+                reason = reason.replace(message.as_str(), "see \"Not connected\" above");
+            }
+            match groups.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, checks)) => checks.push(&c.check),
+                None => groups.push((reason, vec![&c.check])),
+            }
+        }
+        for (reason, checks) in groups {
+            if let [check] = checks.as_slice() {
+                let first = format!("  {check:<34} ");
+                wrap_hanging(&mut out, &reason, &first, &" ".repeat(first.len()));
+            } else {
+                wrap_hanging(&mut out, &format!("{} checks: {}", checks.len(), checks.join(", ")), "  ", "    ");
+                wrap_into(&mut out, &reason, "      ");
+            }
         }
     }
     out
+}
+
+/// The instances AgDiag could not connect to, each named once with its error; returns those
+/// errors as they appear inside the checks' reasons. The `--trust-server-certificate` advice that
+/// ends a certificate error is said once for all of them, and more plainly when no instance at
+/// all could be reached because of its certificate.
+fn not_connected(out: &mut String, snapshot: &agdiag::Snapshot) -> Vec<String> {
+    let down: Vec<_> = snapshot.instances.iter().filter(|i| !i.connected).collect();
+    if down.is_empty() {
+        return Vec::new();
+    }
+    let _ = writeln!(out, "\nNot connected ({} of {} instance(s)):", down.len(), snapshot.instances.len());
+    let mut messages = Vec::new();
+    let mut certificate = 0;
+    for instance in &down {
+        let message = instance.connect_error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| "no connection".into());
+        let shown = match agdiag::collect::tls::without_trust_advice(&message) {
+            Some(short) => {
+                certificate += 1;
+                short
+            }
+            None => message.clone(),
+        };
+        // Collected errors start with the instance's name; one from elsewhere may not.
+        let named = shown.starts_with(&instance.target)
+            || shown.starts_with(instance.name())
+            || shown.contains(&format!("(reached as {}):", instance.target));
+        let line = if named {
+            shown
+        } else {
+            format!("{}: {shown}", instance.name())
+        };
+        wrap_hanging(out, &line, "  ", "      ");
+        messages.push(message);
+    }
+    if certificate > 0 {
+        let lead = if certificate == snapshot.instances.len() {
+            "No instance could be reached: every instance's TLS certificate was rejected. Fix the certificates or \
+             trust their CA (above); for a one-off look on a network you trust, "
+        } else {
+            "Where a certificate cannot be fixed now, "
+        };
+        wrap_into(
+            out,
+            &format!(
+                "{lead}--trust-server-certificate accepts any certificate: it gives no protection against a man in \
+                 the middle, so keep the secure default wherever you can."
+            ),
+            "  ",
+        );
+    }
+    messages
 }
 
 /// The findings table. Server names in it are shown with deceptive characters escaped

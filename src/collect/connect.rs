@@ -15,22 +15,21 @@ use crate::snapshot::ServerError;
 
 pub type TdsClient = Client<Compat<TcpStream>>;
 
-/// Whether this build can log in with `auth`.
-pub fn supports(auth: &Authentication) -> bool {
-    match auth {
-        Authentication::Sql { .. } => true,
-        Authentication::Integrated => cfg!(any(windows, all(unix, feature = "kerberos"))),
-        Authentication::Windows { .. } => cfg!(windows),
-    }
-}
-
 pub fn encryption_level(encrypt: Encrypt) -> EncryptionLevel {
     match encrypt {
         Encrypt::Mandatory => EncryptionLevel::Required,
         Encrypt::Optional => EncryptionLevel::On,
         Encrypt::Strict => EncryptionLevel::Strict,
-        // Only a test server on loopback should ever see this: nothing, not even the login, is encrypted.
-        Encrypt::Off => EncryptionLevel::NotSupported,
+        // ENCRYPT_OFF in PRELOGIN, like `Encrypt=False` in other drivers: the login packet (with the
+        // password) is still encrypted, which takes a TLS handshake and so a validated certificate
+        // unless trust_server_certificate; and a server that forces encryption (ENCRYPT_REQ) gets
+        // the whole session encrypted. Only after the login does the rest go in clear text.
+        Encrypt::Off => EncryptionLevel::Off,
+        // ENCRYPT_NOT_SUP: a server that does not encrypt either (a test server on loopback) gets
+        // everything in clear text, the login too. A server that forces encryption still gets TLS
+        // for the whole session. (`off` cannot talk to a server that answers ENCRYPT_NOT_SUP:
+        // tiberius then negotiates full TLS.)
+        Encrypt::None => EncryptionLevel::NotSupported,
     }
 }
 
@@ -78,12 +77,12 @@ pub fn server_error(err: &tiberius::error::Error) -> ServerError {
     }
 }
 
-/// Connects and logs in. Errors are what the snapshot records as `connect_error`.
-pub async fn connect(address: &InstanceAddress, request: &Request) -> Result<TdsClient, ServerError> {
-    let config = config_for(address, request)?;
+/// The TCP connection to `address` (through SQL Browser for a named instance without a port),
+/// bounded by the connect timeout.
+async fn tcp(address: &InstanceAddress, config: &Config, request: &Request) -> Result<TcpStream, ServerError> {
     let connect_timeout = request.timeouts.connect();
     let tcp = if address.instance.is_some() && address.port.is_none() {
-        match tokio::time::timeout(connect_timeout, TcpStream::connect_named(&config)).await {
+        match tokio::time::timeout(connect_timeout, TcpStream::connect_named(config)).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(e)) => return Err(transport(format!("cannot reach {address} through SQL Browser: {e}"))),
             Err(_) => return Err(timed_out("connect (SQL Browser lookup)", address, request.timeouts.connect_ms)),
@@ -98,18 +97,85 @@ pub async fn connect(address: &InstanceAddress, request: &Request) -> Result<Tds
     };
     // Small request/response packets: Nagle would add a delay to every round trip.
     let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// Connects and logs in. Errors are what the snapshot records as `connect_error`; `who` names
+/// the instance in them (the replica name, and the address tried when that differs).
+pub async fn connect(address: &InstanceAddress, request: &Request, who: &str) -> Result<TdsClient, ServerError> {
+    let config = config_for(address, request)?;
+    // A discovered replica's error says which name was tried for it.
+    let tcp = tcp(address, &config, request).await.map_err(|mut e| {
+        if who != address.to_string() {
+            e.message = format!("{who}: {}", e.message);
+        }
+        e
+    })?;
     // tiberius bounds prelogin + TLS + login with handshake_timeout; this outer bound is a backstop
     // in case a server stalls in a phase tiberius does not cover.
-    let login = Client::connect(config, tcp.compat_write());
+    let login = Client::connect(config.clone(), tcp.compat_write());
     match tokio::time::timeout(request.timeouts.login() + std::time::Duration::from_millis(250), login).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(tiberius::error::Error::Routing { host, port })) => Err(transport(format!(
             "{address} redirected the connection to {host},{port}; collect from that address instead"
         ))),
-        Ok(Err(tiberius::error::Error::Io { kind: std::io::ErrorKind::TimedOut, .. })) | Err(_) => {
-            Err(timed_out("login (prelogin, TLS, login)", address, request.timeouts.login_ms))
+        Ok(Err(tiberius::error::Error::Io { kind: std::io::ErrorKind::TimedOut, .. })) | Err(_) => Err(transport(format!(
+            "{who}: login to {address} timed out after {} ms (--login-timeout-ms): the server accepted the TCP \
+             connection but did not complete prelogin, the TLS handshake and the login in that time; a server that \
+             stalls there is overloaded, or something between this machine and it (a proxy, a firewall inspecting \
+             TLS) holds the handshake",
+            request.timeouts.login_ms
+        ))),
+        Ok(Err(tiberius::error::Error::Tls(text))) => Err(tls_failure(address, &config, request, who, &text).await),
+        // tiberius refuses to validate against an empty trust store before any handshake.
+        Ok(Err(tiberius::error::Error::Io { kind: std::io::ErrorKind::NotFound, message }))
+            if !request.trust_server_certificate && super::tls::no_trust_anchors() =>
+        {
+            Err(transport(format!(
+                "{who}: AgDiag cannot validate the server's TLS certificate: this machine trusts no certificate \
+                 authority ({message}; SSL_CERT_FILE / SSL_CERT_DIR, when set, replace the system store). To \
+                 connect: install the system CA certificates, or point SSL_CERT_FILE at a PEM file with the CA that \
+                 issued the server's certificate; or {}",
+                super::tls::TRUST_ADVICE
+            )))
         }
         Ok(Err(e)) => Err(server_error(&e)),
+    }
+}
+
+/// A failed TLS handshake, explained: with validation on, AgDiag fetches the certificate over a
+/// second connection and says what is wrong with it (see [`super::tls`]).
+async fn tls_failure(address: &InstanceAddress, config: &Config, request: &Request, who: &str, text: &str) -> ServerError {
+    let name = address.host.as_str();
+    // tiberius' own text for a rejected certificate advises library calls and another TLS backend;
+    // it is replaced, not shown.
+    let rejected = text.starts_with("the server's certificate was rejected");
+    if request.trust_server_certificate {
+        return transport(format!("{who}: the TLS handshake with {address} failed: {text}"));
+    }
+    let strict = request.encrypt == Encrypt::Strict;
+    let diagnosis = async {
+        let mut tcp = tcp(address, config, request).await.map_err(|e| e.message)?;
+        match super::tls::fetch_chain(&mut tcp, name, strict).await.map_err(|e| e.to_string())? {
+            Some(chain) => Ok(super::tls::judge(&chain, name)),
+            None => Err("on a second connection the server did not offer TLS at all".to_string()),
+        }
+    };
+    let found = match tokio::time::timeout(request.timeouts.login(), diagnosis).await {
+        Ok(Ok(Some(rejection))) => return transport(rejection.message(who)),
+        Ok(Ok(None)) => "AgDiag's own look at the certificate found nothing wrong with it".to_string(),
+        Ok(Err(e)) => format!("AgDiag could not fetch the certificate again to say why: {e}"),
+        Err(_) => format!("AgDiag could not fetch the certificate again within {} ms", request.timeouts.login_ms),
+    };
+    if rejected {
+        transport(format!(
+            "{who}: the server's TLS certificate was rejected for the name {name} ({found}). To connect: trust the \
+             certificate's CA on this machine (the system certificate store, or a PEM file named by SSL_CERT_FILE); \
+             or {}",
+            super::tls::TRUST_ADVICE
+        ))
+    } else {
+        transport(format!("{who}: the TLS handshake with {address} failed: {text} ({found})"))
     }
 }
 

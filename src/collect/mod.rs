@@ -4,7 +4,9 @@
 //!
 //! One concept per file: [`request`] (what to collect), [`connect`] (one TDS connection),
 //! [`queries`] (the batch), [`stream`] (result sets → keys), [`discovery`] (which replicas),
-//! [`probes`] (TCP reachability), [`job`] (the shared runtime, progress, cancel).
+//! [`probes`] (TCP reachability), [`job`] (the shared runtime, progress, cancel), [`tls`] (why a
+//! server's certificate was rejected). Dependencies point one way: `request` is the floor,
+//! `connect` builds on it and `tls`, `stream` on `connect`.
 
 pub mod connect;
 pub mod discovery;
@@ -13,6 +15,7 @@ pub mod probes;
 pub mod queries;
 pub mod request;
 pub mod stream;
+pub mod tls;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -103,12 +106,18 @@ async fn collect_instances(given: &[String], request: &Request, progress: &Progr
         if !request.discover_replicas {
             continue;
         }
-        for (name, target) in discovery.start_now(request) {
+        for start in discovery.start_now(request) {
             progress.add_total(1);
-            progress.step(&format!("discovered replica {name}"));
+            progress.step(&format!("discovered replica {}", start.name));
             let index = done.len();
             done.push(None);
-            let work = collect_instance(target.clone(), index, request, &permits, progress, &order, None);
+            let target = start.target.clone();
+            let who = if start.address.eq_ignore_ascii_case(&start.name) {
+                start.name.clone()
+            } else {
+                format!("{} (reached as {})", start.name, start.address)
+            };
+            let work = collect_instance_at(start.target, start.address, who, index, request, &permits, progress, &order, None);
             running.push(guarded(index, target, progress, work));
         }
     }
@@ -152,9 +161,26 @@ async fn collect_instance(
     order: &[&'static str],
     events: Option<mpsc::UnboundedSender<Seen>>,
 ) -> Instance {
+    collect_instance_at(target.clone(), target.clone(), target, index, request, permits, progress, order, events).await
+}
+
+/// Collects the instance the snapshot calls `target` by connecting to `reach` (a discovered
+/// replica `SQL2` is reached as `sql2.contoso.com`); `who` names it in errors.
+#[allow(clippy::too_many_arguments)]
+async fn collect_instance_at(
+    target: String,
+    reach: String,
+    who: String,
+    index: usize,
+    request: &Request,
+    permits: &Semaphore,
+    progress: &Progress,
+    order: &[&'static str],
+    events: Option<mpsc::UnboundedSender<Seen>>,
+) -> Instance {
     let mut instance = Instance { target: target.clone(), connected: false, ..Default::default() };
     let Ok(_permit) = permits.acquire().await else { return instance };
-    let address = match InstanceAddress::parse(&target) {
+    let address = match InstanceAddress::parse(&reach) {
         Ok(a) => a,
         Err(e) => {
             instance.connect_error = Some(connect::transport(e.message));
@@ -162,8 +188,8 @@ async fn collect_instance(
             return instance;
         }
     };
-    progress.step(&format!("connecting to {target}"));
-    match connect::connect(&address, request).await {
+    progress.step(&format!("connecting to {who}"));
+    match connect::connect(&address, request, &who).await {
         Ok(mut client) => {
             progress.step(&format!("querying {target}"));
             // Tell discovery who this is and which replicas it names as soon as those sets arrive.
@@ -207,6 +233,24 @@ mod tests {
         let error = instance.connect_error.unwrap();
         assert!(error.message.contains("internal error") && error.message.contains("boom at row 3"), "{error:?}");
         assert_eq!(progress.instances_done(), 1, "the panicked instance still counts as done");
+    }
+
+    #[test]
+    fn dependencies_between_the_collect_modules_point_one_way() {
+        // request (what to collect) is the floor; tls (the certificate diagnosis) stands alone;
+        // connect uses both; stream uses connect. Nothing below reaches back up.
+        let uses = |source: &str, module: &str| {
+            source.contains(&format!("super::{module}")) || source.contains(&format!("collect::{module}"))
+        };
+        let (request, tls, connect) = (include_str!("request.rs"), include_str!("tls.rs"), include_str!("connect.rs"));
+        for module in ["connect", "stream", "tls", "discovery", "job", "probes", "queries"] {
+            assert!(!uses(request, module), "request.rs uses {module}");
+            assert!(!uses(tls, module), "tls.rs uses {module}");
+        }
+        assert!(!uses(tls, "request"), "tls.rs uses request");
+        for module in ["stream", "discovery", "job", "queries"] {
+            assert!(!uses(connect, module), "connect.rs uses {module}");
+        }
     }
 
     #[test]

@@ -84,6 +84,16 @@ impl Authentication {
         }
     }
 
+    /// Whether this build can log in this way (a property of the build's features, so it lives
+    /// here, below the connection code that uses it).
+    pub fn is_supported(&self) -> bool {
+        match self {
+            Authentication::Sql { .. } => true,
+            Authentication::Integrated => cfg!(any(windows, all(unix, feature = "kerberos"))),
+            Authentication::Windows { .. } => cfg!(windows),
+        }
+    }
+
     pub fn password(&self) -> Option<&Secret> {
         match self {
             Authentication::Sql { password, .. } | Authentication::Windows { password, .. } => Some(password),
@@ -92,8 +102,12 @@ impl Authentication {
     }
 }
 
-/// TDS encryption. `mandatory` (the default) encrypts everything and validates the server
-/// certificate; `off` sends everything in clear text and exists for test servers only.
+/// TDS encryption, as SQL Server drivers name it. `mandatory` (the default) encrypts everything
+/// and validates the server certificate; `optional` encrypts when the server can; `strict` is TDS
+/// 8.0 (TLS before anything else). `off` is `Encrypt=False`: the login packet is still encrypted,
+/// and a server that forces encryption encrypts the whole session; either way the certificate is
+/// validated unless `trust_server_certificate`. `none` encrypts nothing, the login included, and
+/// exists for test servers that do not speak TLS.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encrypt {
@@ -102,6 +116,7 @@ pub enum Encrypt {
     Optional,
     Strict,
     Off,
+    None,
 }
 
 impl Encrypt {
@@ -111,12 +126,13 @@ impl Encrypt {
             Encrypt::Optional => "optional",
             Encrypt::Strict => "strict",
             Encrypt::Off => "off",
+            Encrypt::None => "none",
         }
     }
 
     pub fn parse(text: &str) -> Result<Encrypt> {
         serde_json::from_value(Value::String(text.to_ascii_lowercase())).map_err(|_| {
-            Error::invalid_argument(format!("encrypt \"{text}\" is not one of mandatory, optional, strict, off"))
+            Error::invalid_argument(format!("encrypt \"{text}\" is not one of mandatory, optional, strict, off, none"))
         })
     }
 }
@@ -289,14 +305,11 @@ impl Request {
                 )));
             }
         }
-        if self.trust_server_certificate && self.encrypt == Encrypt::Off {
-            return Err(Error::invalid_argument("trust_server_certificate has no meaning with encrypt \"off\""));
-        }
         match &self.authentication {
             Authentication::Sql { user, .. } | Authentication::Windows { user, .. } if user.is_empty() => {
                 Err(Error::invalid_argument("authentication needs a user"))
             }
-            Authentication::Integrated | Authentication::Windows { .. } if !super::connect::supports(&self.authentication) => {
+            Authentication::Integrated | Authentication::Windows { .. } if !self.authentication.is_supported() => {
                 Err(Error::invalid_argument(format!(
                     "{} authentication is not available in this build of AgDiag: integrated authentication needs \
                      Windows (SSPI) or, on Linux/macOS, a build with `--features kerberos`; an explicit Windows \

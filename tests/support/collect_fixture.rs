@@ -52,12 +52,12 @@ impl Ag {
     }
 
     /// A request for `given` instances (by server name), SQL auth with the sentinel, no encryption
-    /// (the test server does not do TLS), overrides for every replica, short timeouts.
+    /// (`none`: the test server does not do TLS unless given a certificate), overrides for every replica, short timeouts.
     pub fn request(&self, given: &[&str]) -> Value {
         json!({
             "instances": given.iter().map(|n| self.addr(n)).collect::<Vec<_>>(),
             "authentication": { "method": "sql", "user": "agdiag", "password": SENTINEL },
-            "encrypt": "off",
+            "encrypt": "none",
             "timeouts": { "connect_ms": 2000, "login_ms": 2000, "command_ms": 3000, "probe_ms": 500 },
             "overrides": self.overrides(),
         })

@@ -3,12 +3,14 @@
 //!
 //! Include it with `#[path = "support/tds_server/mod.rs"] mod tds_server;` from an integration
 //! test, or `#[path = "../tests/support/tds_server/mod.rs"] mod tds_server;` from an example.
-//! It depends only on tokio, serde_json and std.
+//! It depends only on tokio, serde_json, std and (for TLS) tokio-rustls, a dependency of agdiag.
 //!
 //! What it speaks: PRELOGIN, LOGIN7 (SQL authentication), SQLBatch, ATTENTION, for TDS 7.2–7.4
-//! clients (tiberius, FreeTDS `tsql` with `TDSVER=7.3`, pytds). It never encrypts: the PRELOGIN
-//! reply says ENCRYPT_NOT_SUP, so **a tiberius client must use `EncryptionLevel::NotSupported`**
-//! (any other level makes tiberius fail with an encryption error, which is itself a useful test).
+//! clients (tiberius, FreeTDS `tsql` with `TDSVER=7.3`, pytds). By default it never encrypts: the
+//! PRELOGIN reply says ENCRYPT_NOT_SUP, so **a tiberius client must use
+//! `EncryptionLevel::NotSupported`** (any other level makes tiberius fail with an encryption error,
+//! which is itself a useful test). With [`ServerConfig::tls`] it speaks TLS as SQL Server does
+//! (the handshake inside PRELOGIN packets, then the whole session encrypted; see `tls.rs`).
 //! RPC requests (parameterised `query`) are answered with an error: use `simple_query`.
 //!
 //! How a batch is answered: the text is split at marker lines `-- agdiag: <key>` (see
@@ -34,6 +36,7 @@ mod prelogin;
 mod scenario;
 mod server;
 mod session;
+mod tls;
 mod tokens;
 mod values;
 
@@ -45,6 +48,8 @@ use std::time::Duration;
 pub use scenario::{Scenario, default_answer, infer_columns};
 #[allow(unused_imports)]
 pub use server::TestServer;
+#[allow(unused_imports)]
+pub use tls::TlsSetup;
 
 /// Answers one part of a SQL batch (the text from one marker line to the next).
 pub type Handler = Arc<dyn Fn(&str) -> Vec<StatementResult> + Send + Sync>;
@@ -64,6 +69,8 @@ pub struct ServerConfig {
     /// Sleep before every packet the server sends (prelogin, login and result packets alike).
     pub packet_delay: Duration,
     pub handler: Handler,
+    /// A certificate: the server then offers (or, with `force`, requires) TLS.
+    pub tls: Option<TlsSetup>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +83,7 @@ impl Default for ServerConfig {
             fault: Fault::None,
             packet_delay: Duration::ZERO,
             handler: Arc::new(|part: &str| scenario::default_answer(part, "AGDIAG-TEST")),
+            tls: None,
         }
     }
 }
@@ -96,6 +104,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("credentials", &self.credentials.as_ref().map(|(user, _)| (user, "<redacted>")))
             .field("fault", &self.fault)
             .field("packet_delay", &self.packet_delay)
+            .field("tls", &self.tls.as_ref().map(|t| (t.force, t.stall_handshake)))
             .finish_non_exhaustive()
     }
 }

@@ -38,7 +38,13 @@ pub struct MessageReader {
 
 impl MessageReader {
     pub fn new(half: OwnedReadHalf) -> Self {
-        MessageReader { half, buffer: Vec::new(), partial: None, pending: VecDeque::new() }
+        Self::with_buffered(half, Vec::new())
+    }
+
+    /// A reader that first returns the messages in `buffered` (bytes already taken off the
+    /// connection, such as a LOGIN7 that arrived inside TLS).
+    pub fn with_buffered(half: OwnedReadHalf, buffered: Vec<u8>) -> Self {
+        MessageReader { half, buffer: buffered, partial: None, pending: VecDeque::new() }
     }
 
     /// The next message, or `None` when the client closed the connection.

@@ -44,6 +44,7 @@ struct InstanceScenario {
     fault: Fault,
     packet_delay: Duration,
     credentials: Option<(String, String)>,
+    tls: Option<super::TlsSetup>,
 }
 
 /// Per-instance test servers built from a snapshot document.
@@ -95,6 +96,7 @@ impl Scenario {
                     fault: Fault::None,
                     packet_delay: Duration::ZERO,
                     credentials: None,
+                    tls: None,
                 }
             })
             .collect();
@@ -133,6 +135,7 @@ impl Scenario {
             credentials: instance.credentials,
             fault: instance.fault,
             packet_delay: instance.packet_delay,
+            tls: instance.tls.clone(),
             handler: Arc::new(move |part: &str| {
                 let (instance, known_columns) = &*data;
                 answer(instance, known_columns, part)
@@ -172,6 +175,12 @@ impl Scenario {
     /// Require these SQL credentials on `server` (`None`: accept any login, the default).
     pub fn set_credentials(&mut self, server: &str, credentials: Option<(String, String)>) -> &mut Self {
         self.instance_mut(server).credentials = credentials;
+        self
+    }
+
+    /// Give `server` a certificate: it then speaks TLS (see `tls.rs`).
+    pub fn set_tls(&mut self, server: &str, tls: Option<super::TlsSetup>) -> &mut Self {
+        self.instance_mut(server).tls = tls;
         self
     }
 

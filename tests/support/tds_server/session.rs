@@ -19,11 +19,24 @@ pub struct Shared {
 
 pub async fn run(stream: TcpStream, config: Arc<ServerConfig>, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
+    let (stream, prelogin_done, buffered) = match &config.tls {
+        Some(setup) if config.fault != Fault::AcceptAndStaySilent => match super::tls::front(stream, setup).await {
+            Ok(super::tls::Front::Plain(stream) | super::tls::Front::Decrypted(stream)) => (stream, true, Vec::new()),
+            Ok(super::tls::Front::LoginOnly(stream, login)) => (stream, true, login),
+            Ok(super::tls::Front::Strict(stream)) => (stream, false, Vec::new()),
+            Ok(super::tls::Front::Done) => return,
+            Err(error) => {
+                eprintln!("tds_server {}: TLS session ended: {error}", config.server_name);
+                return;
+            }
+        },
+        _ => (stream, false, Vec::new()),
+    };
     let (read, write) = stream.into_split();
-    let mut reader = MessageReader::new(read);
+    let mut reader = MessageReader::with_buffered(read, buffered);
     let mut writer = PacketWriter::new(write, config.packet_delay);
     // Errors here are the client going away or sending garbage; either way the session ends.
-    if let Err(error) = serve(&mut reader, &mut writer, &config, &shared).await
+    if let Err(error) = serve(&mut reader, &mut writer, &config, &shared, prelogin_done).await
         && !matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe)
     {
         eprintln!("tds_server {}: session ended: {error}", config.server_name);
@@ -34,17 +47,25 @@ fn protocol_error(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
-async fn serve(reader: &mut MessageReader, writer: &mut PacketWriter, config: &ServerConfig, shared: &Shared) -> io::Result<()> {
+async fn serve(
+    reader: &mut MessageReader,
+    writer: &mut PacketWriter,
+    config: &ServerConfig,
+    shared: &Shared,
+    prelogin_done: bool,
+) -> io::Result<()> {
     if config.fault == Fault::AcceptAndStaySilent {
         while reader.next().await?.is_some() {}
         return Ok(());
     }
 
-    let Some(message) = reader.next().await? else { return Ok(()) };
-    if message.kind != packet::TYPE_PRELOGIN {
-        return Err(protocol_error(format!("expected PRELOGIN, got packet type {:#04x}", message.kind)));
+    if !prelogin_done {
+        let Some(message) = reader.next().await? else { return Ok(()) };
+        if message.kind != packet::TYPE_PRELOGIN {
+            return Err(protocol_error(format!("expected PRELOGIN, got packet type {:#04x}", message.kind)));
+        }
+        writer.send_message(packet::TYPE_TABULAR_RESULT, &prelogin::reply()).await?;
     }
-    writer.send_message(packet::TYPE_TABULAR_RESULT, &prelogin::reply()).await?;
 
     let Some(message) = reader.next().await? else { return Ok(()) };
     if message.kind != packet::TYPE_LOGIN7 {
