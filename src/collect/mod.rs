@@ -176,7 +176,8 @@ async fn collect_instance(
                     let _ = events.send(Seen::Replicas(rows.to_vec()));
                 }
             };
-            let collected = stream::collect(&mut client, order, request.timeouts.command(), &mut observe).await;
+            let history = request.history();
+            let collected = stream::collect(&mut client, order, request.timeouts.command(), &history, &mut observe).await;
             instance.connected = true;
             instance.results = collected.results;
             instance.query_errors = collected.query_errors;
