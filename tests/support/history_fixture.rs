@@ -41,12 +41,9 @@ fn replica_id(server: &str) -> &'static str {
     REPLICA_IDS.iter().find(|(name, _)| name.eq_ignore_ascii_case(server)).map_or(REPLICA_IDS[2].1, |(_, id)| id)
 }
 
-/// The file the events of `server` come from (the running session's current file).
-pub fn xel_file(server: &str) -> String {
-    let _ = server;
-    r"C:\Program Files\Microsoft SQL Server\MSSQL16.MSSQLSERVER\MSSQL\Log\AlwaysOn_health_0_134083296012350000.xel"
-        .to_string()
-}
+/// The file the events come from (the running session's current file, in the log folder).
+pub const XEL_FILE: &str =
+    r"C:\Program Files\Microsoft SQL Server\MSSQL16.MSSQLSERVER\MSSQL\Log\AlwaysOn_health_0_134083296012350000.xel";
 
 /// An `availability_replica_state_change` event of AG1 for `server`.
 pub fn state_change(server: &str, timestamp: &str, previous: (u8, &str), current: (u8, &str)) -> String {
@@ -107,14 +104,14 @@ pub fn lease_expired(timestamp: &str) -> String {
 
 /// One `alwayson_health` row: `timestamp` is the event's UTC time with 7 fractional digits, no
 /// zone (`timestamp_utc` is datetime2(7)); the XML carries it with milliseconds and `Z`.
-pub fn health_row(server: &str, offset: i64, timestamp: &str, xml_for: impl FnOnce(&str) -> String) -> Value {
+pub fn health_row(offset: i64, timestamp: &str, xml_for: impl FnOnce(&str) -> String) -> Value {
     let xml_time = format!("{}Z", &timestamp[..23]);
     let xml = xml_for(&xml_time);
     let object_name = xml.split('"').nth(1).unwrap_or_default().to_string();
     json!({
         "object_name": object_name,
         "event_data": xml,
-        "file_name": xel_file(server),
+        "file_name": XEL_FILE,
         "file_offset": offset,
         "timestamp_utc": timestamp,
     })
@@ -126,14 +123,14 @@ pub fn health_row(server: &str, offset: i64, timestamp: &str, xml_for: impl FnOn
 pub fn health_rows(server: &str) -> Vec<Value> {
     let primary = server.eq_ignore_ascii_case("SQL1");
     let mut rows = vec![
-        health_row(server, 5120, "2026-11-20T08:00:31.1180000", |t| state_change(server, t, (0, "RESOLVING_NORMAL"), if primary { (2, "PRIMARY_PENDING") } else { (4, "SECONDARY_NORMAL") })),
+        health_row(5120, "2026-11-20T08:00:31.1180000", |t| state_change(server, t, (0, "RESOLVING_NORMAL"), if primary { (2, "PRIMARY_PENDING") } else { (4, "SECONDARY_NORMAL") })),
     ];
     if primary {
-        rows.push(health_row(server, 5120, "2026-11-20T08:00:31.6470000", |t| state_change(server, t, (2, "PRIMARY_PENDING"), (3, "PRIMARY_NORMAL"))));
-        rows.push(health_row(server, 9216, "2026-11-21T14:02:10.9030000", |t| {
+        rows.push(health_row(5120, "2026-11-20T08:00:31.6470000", |t| state_change(server, t, (2, "PRIMARY_PENDING"), (3, "PRIMARY_NORMAL"))));
+        rows.push(health_row(9216, "2026-11-21T14:02:10.9030000", |t| {
             ddl_executed(t, (1, "ALTER"), "ALTER AVAILABILITY GROUP [AG1] MODIFY REPLICA ON N'SQL3' WITH (BACKUP_PRIORITY = 40)")
         }));
-        rows.push(health_row(server, 13312, "2026-11-22T03:41:55.2700000", |t| {
+        rows.push(health_row(13312, "2026-11-22T03:41:55.2700000", |t| {
             error_reported(
                 t,
                 35206,
@@ -161,9 +158,9 @@ pub fn bulk_health_rows(server: &str, n: usize) -> Vec<Value> {
             );
             let offset = 5120 + (i as i64 / 8) * 4096;
             if i % 2 == 0 {
-                health_row(server, offset, &timestamp, |t| state_change(server, t, (4, "SECONDARY_NORMAL"), (0, "RESOLVING_NORMAL")))
+                health_row(offset, &timestamp, |t| state_change(server, t, (4, "SECONDARY_NORMAL"), (0, "RESOLVING_NORMAL")))
             } else {
-                health_row(server, offset, &timestamp, |t| {
+                health_row(offset, &timestamp, |t| {
                     error_reported(
                         t,
                         35201,
