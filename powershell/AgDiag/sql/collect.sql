@@ -4,8 +4,9 @@
  *
  * What it does: reads the same catalog views and DMVs as `agdiag collect` (one per `results` key of
  * snapshot format agdiag.snapshot/1) and prints them as JSON (FOR JSON PATH). Read-only: it only
- * SELECTs from catalog views and runs sys.sp_readerrorlog into a temp table, filtered to AG-relevant
- * messages. A view that fails (permission denied, missing on this version) is recorded under
+ * SELECTs from catalog views (and the AlwaysOn_health event files, with
+ * sys.fn_xe_file_target_read_file) and runs sys.sp_readerrorlog into a temp table, filtered to
+ * AG-relevant messages. A view that fails (permission denied, missing on this version) is recorded under
  * `query_errors` with its error number and message; every other view is still collected.
  *
  * Needs: SQL Server 2016 or later (FOR JSON, STRING_ESCAPE). VIEW SERVER STATE and VIEW ANY
