@@ -7,6 +7,8 @@
 mod tds_server;
 #[path = "support/collect_fixture.rs"]
 mod fixture;
+#[path = "support/tools.rs"]
+mod tools;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -140,4 +142,41 @@ fn cli_history_days_flag_sets_the_window() {
     let o = Command::new(env!("CARGO_BIN_EXE_agdiag")).args(&bad).env("AGDIAG_TEST_PW", SENTINEL).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("history_days 4000 is out of range"));
+}
+
+#[test]
+fn freetds_tsql_reads_the_served_history_rows() {
+    if !tools::require_tool("tsql", "FreeTDS, an independent TDS client (Debian freetds-bin)") {
+        return;
+    }
+    use std::io::Write;
+    let ag = Ag::start(&healthy_scenario());
+    let port = ag.server("SQL1").addr().port().to_string();
+    // A part with the key's marker line and no marker statement: the key's rows alone.
+    let script = "-- agdiag: alwayson_health\nSELECT 1\ngo\nquit\n";
+    let mut child = Command::new("timeout")
+        .args(["30", "tsql", "-H", "127.0.0.1", "-p", &port, "-U", "agdiag", "-P", "s3cret-Sentinel"])
+        .env("TDSVER", "7.4")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tsql");
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{text}");
+    let expected = healthy_snapshot();
+    let served = &expected.instances.iter().find(|i| i.is_named("SQL1")).unwrap().results[keys::ALWAYSON_HEALTH];
+    for row in served {
+        // nvarchar(max) event XML, bigint offset and the datetime2(7) day, as FreeTDS prints them.
+        let name = row.str("object_name").unwrap();
+        assert!(text.contains(&format!("<event name=\"{name}\" package=\"sqlserver\"")), "{name}: {text}");
+        // FreeTDS prints a datetime2 as "Nov 20 2026 08:00AM".
+        let time = row.str("timestamp_utc").unwrap();
+        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][time[5..7].parse::<usize>().unwrap() - 1];
+        let day: u32 = time[8..10].parse().unwrap();
+        let cells = format!(".xel\t{}\t{month} {day} {}", row.get("file_offset").unwrap(), &time[..4]);
+        assert!(text.contains(&cells), "{cells}: {text}");
+    }
 }
