@@ -319,6 +319,14 @@ mod tests {
         assert!(!none.keys().contains(&keys::ALWAYSON_HEALTH));
         assert!(!none.text.contains("fn_xe_file_target_read_file"));
         assert_eq!(statement_with(keys::ALWAYSON_HEALTH, &History::default()).as_deref(), statement(keys::ALWAYSON_HEALTH));
+        // An error on any line of the multi-line history statement names its key, and the key
+        // after it starts where the history statement ends.
+        let (at, lines) = batch.statements.iter().position(|(k, _)| *k == keys::ALWAYSON_HEALTH).map(|i| (i, batch.statements[i].1.clone())).unwrap();
+        assert_eq!(lines.clone().count(), statement(keys::ALWAYSON_HEALTH).unwrap().lines().count());
+        for line in lines.clone() {
+            assert_eq!(batch.statement_at(line, ""), Some(at), "line {line}");
+        }
+        assert_eq!(batch.statement_at(*lines.end() + 3, ""), Some(at + 1));
     }
 
     #[test]
