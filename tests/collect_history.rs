@@ -180,3 +180,33 @@ fn freetds_tsql_reads_the_served_history_rows() {
         assert!(text.contains(&cells), "{cells}: {text}");
     }
 }
+
+#[test]
+fn history_is_read_last_so_a_slow_file_read_keeps_every_other_key() {
+    // SQL1 stalls in the middle of its AlwaysOn_health rows (a server still reading large files):
+    // the command timeout ends the batch, and every other key has already landed.
+    let expected = healthy_snapshot();
+    let sql1 = expected.instances.iter().find(|i| i.is_named("SQL1")).unwrap();
+    let events = sql1.results[keys::ALWAYSON_HEALTH].len();
+    assert!(events >= 3, "the stall falls inside the history rows");
+    // Rows the server sends before the history data: each key's marker row and its rows.
+    let before: usize = keys::ALL.iter().filter(|k| **k != keys::ALWAYSON_HEALTH).map(|k| 1 + sql1.results[*k].len()).sum();
+    let mut scenario = healthy_scenario();
+    scenario.set_fault("SQL1", tds_server::Fault::StallMidResult { after_rows: before + 1 + 2 });
+    let ag = Ag::start(&scenario);
+    let mut request = ag.request(&["SQL1"]);
+    request["discover_replicas"] = false.into();
+    request["probes"] = false.into();
+    request["timeouts"]["command_ms"] = 800.into();
+    let snap = collect(request);
+    let got = &snap.instances[0];
+    assert!(got.connected);
+    assert_eq!(got.query_errors.keys().collect::<Vec<_>>(), vec![keys::ALWAYSON_HEALTH], "{:?}", got.query_errors);
+    assert!(got.query_errors[keys::ALWAYSON_HEALTH].message.contains("no response from the server for 800 ms"));
+    for key in keys::ALL.iter().filter(|k| **k != keys::ALWAYSON_HEALTH) {
+        let rows: Vec<_> = got.results.get(*key).unwrap_or_else(|| panic!("{key} missing")).iter().map(normalized).collect();
+        let want: Vec<_> = sql1.results[*key].iter().map(normalized).collect();
+        assert_eq!(rows, want, "{key}");
+    }
+    assert!(!got.results.contains_key(keys::ALWAYSON_HEALTH), "a cut set is not kept as evidence");
+}
