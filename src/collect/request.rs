@@ -389,7 +389,7 @@ fn check_field_types(value: &Value) -> Result<()> {
     if let Some(v) = object.get("concurrency").filter(|v| !v.is_u64()) {
         return Err(wrong("concurrency", "a whole number from 1", v));
     }
-    if let Some(v) = object.get("history_days").filter(|v| !v.as_u64().is_some_and(|n| u32::try_from(n).is_ok())) {
+    if let Some(v) = object.get("history_days").filter(|v| v.as_u64().is_none_or(|n| u32::try_from(n).is_err())) {
         return Err(wrong("history_days", "a whole number of days from 0", v));
     }
     if let Some(timeouts) = object.get("timeouts") {
