@@ -6,15 +6,19 @@
 //! time of a full collection (connect, login, batch, probes, analysis) next to the floor: TCP
 //! connect + login + one batch round trip to the slowest replica, measured with a bare tiberius
 //! client. Target: wall ≤ 1.25 × floor at every N. Then one blackholed replica (its SYNs are never
-//! answered) next to three healthy ones: it adds at most one connect timeout.
+//! answered) next to three healthy ones: it adds at most one connect timeout. Last, event history:
+//! 50,000 AlwaysOn_health events per replica in the window (the row cap), next to the same
+//! collection without history (`history_days: 0`).
 
 #[path = "../tests/support/tds_server/mod.rs"]
 mod tds_server;
+#[path = "../tests/support/history_fixture.rs"]
+mod history;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agdiag::collect::queries::Batch;
+use agdiag::collect::queries::{Batch, History};
 use agdiag::collect::{Request, StaticResolver};
 use agdiag::snapshot::keys;
 use futures_util::TryStreamExt;
@@ -44,6 +48,7 @@ fn snapshot_with(n: usize) -> Value {
     }
     instances.truncate(n);
     doc["instances"] = Value::Array(instances);
+    history::add_history_evidence(&mut doc);
     doc
 }
 
@@ -53,6 +58,11 @@ fn addr_text(server: &TestServer) -> String {
 
 /// Connect + login + one batch round trip, with a bare tiberius client.
 async fn floor_of(server: &TestServer) -> Duration {
+    floor_with(server, &Batch::new(keys::ALL)).await
+}
+
+/// Connect + login + one round trip of `batch` (every row read), with a bare tiberius client.
+async fn floor_with(server: &TestServer, batch: &Batch) -> Duration {
     let started = Instant::now();
     let mut config = Config::new();
     config.host(server.addr().ip().to_string());
@@ -62,10 +72,112 @@ async fn floor_of(server: &TestServer) -> Duration {
     let tcp = TcpStream::connect(server.addr()).await.expect("connect");
     tcp.set_nodelay(true).expect("nodelay");
     let mut client = Client::connect(config, tcp.compat_write()).await.expect("login");
-    let batch = Batch::new(keys::ALL);
     let mut stream = client.simple_query(batch.text.as_str()).await.expect("batch");
     while stream.try_next().await.expect("rows").is_some() {}
     started.elapsed()
+}
+
+/// Collection with 50,000 AlwaysOn_health events per replica in the window (the row cap) against
+/// the same collection without history. No added latency: the 40 MB of event XML per replica
+/// (about 85 MB of UTF-16 on the wire) would otherwise be measured in 50 ms packets. Wall is the
+/// full collection (as above); floor is bare tiberius clients reading the same batch from every
+/// replica at once.
+fn history_rows(rt: &tokio::runtime::Runtime) {
+    // First what a healthy AG holds in its window (the example's 1-4 events per replica, the event
+    // sessions and the cluster states), in the 50 ms per packet model, against the same
+    // collection with `history_days: 0`.
+    let mut scenario = Scenario::from_snapshot(&snapshot_with(3));
+    for name in scenario.instances() {
+        scenario.set_packet_delay(&name, DELAY);
+    }
+    let servers = rt.block_on(scenario.start_all()).expect("servers");
+    let targets: Vec<String> = servers.iter().map(|(_, s)| addr_text(s)).collect();
+    let wall_for = |days: u32| {
+        median(
+            (0..RUNS)
+                .map(|_| {
+                    let mut request = request(targets.clone(), 5_000);
+                    request.history_days = days;
+                    let started = Instant::now();
+                    let report = agdiag::collect::run_with(request, resolver()).expect("collect");
+                    assert!(report.snapshot.instances.iter().all(|i| i.connected && i.query_errors.is_empty()));
+                    started.elapsed()
+                })
+                .collect(),
+        )
+    };
+    let floor_for = |days: u32| {
+        let batch = Batch::with_history(keys::ALL, &History { days, ..History::default() });
+        servers.iter().map(|(_, s)| rt.block_on(floor_with(s, &batch))).max().expect("servers")
+    };
+    let (wall, floor, wall0, floor0) = (wall_for(7), floor_for(7), wall_for(0), floor_for(0));
+    println!();
+    println!("event history of a healthy AG (1-4 events per replica), 3 replicas, per-packet latency {} ms", DELAY.as_millis());
+    println!(
+        "history 7 days: wall {} ms, floor {} ms; without history: wall {} ms, floor {} ms; wall / floor without history: {:.2}",
+        wall.as_millis(),
+        floor.as_millis(),
+        wall0.as_millis(),
+        floor0.as_millis(),
+        wall.as_secs_f64() / floor0.as_secs_f64()
+    );
+    drop(servers);
+
+    const EVENTS: usize = 50_000;
+    println!();
+    println!("event history: {EVENTS} AlwaysOn_health events per replica in the window, no added latency; median of {RUNS} runs");
+    println!("{:>8} {:>8} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7}", "replicas", "events", "wall_ms", "floor_ms", "ratio", "wall0_ms", "floor0_ms", "ratio0");
+    for n in [1usize, 3] {
+        let mut doc = snapshot_with(n);
+        for instance in doc["instances"].as_array_mut().expect("instances") {
+            let name = instance["results"]["server_properties"][0]["ServerName"].as_str().unwrap_or("SQL1").to_string();
+            instance["results"]["alwayson_health"] = Value::Array(history::bulk_health_rows(&name, EVENTS));
+        }
+        let scenario = Scenario::from_snapshot(&doc);
+        let servers = rt.block_on(scenario.start_all()).expect("servers");
+        let targets: Vec<String> = servers.iter().map(|(_, s)| addr_text(s)).collect();
+        let measure = |days: u32| {
+            let batch = Batch::with_history(keys::ALL, &History { days, ..History::default() });
+            // Every replica read at once, as the collector does: with no latency the transfer is
+            // CPU-bound, and the servers and clients share this machine's cores.
+            let floor = median(
+                (0..RUNS)
+                    .map(|_| {
+                        let started = Instant::now();
+                        rt.block_on(futures_util::future::join_all(servers.iter().map(|(_, s)| floor_with(s, &batch))));
+                        started.elapsed()
+                    })
+                    .collect(),
+            );
+            let walls: Vec<Duration> = (0..RUNS)
+                .map(|_| {
+                    let mut request = request(targets.clone(), 5_000);
+                    request.history_days = days;
+                    let started = Instant::now();
+                    let report = agdiag::collect::run_with(request, resolver()).expect("collect");
+                    let wall = started.elapsed();
+                    assert!(report.snapshot.instances.iter().all(|i| i.connected && i.query_errors.is_empty()));
+                    let events: usize = report.snapshot.instances.iter().map(|i| i.results.get("alwayson_health").map_or(0, Vec::len)).sum();
+                    assert_eq!(events, if days == 0 { 0 } else { n * EVENTS });
+                    wall
+                })
+                .collect();
+            (median(walls), floor)
+        };
+        let (wall, floor) = measure(History::default().days);
+        let (wall0, floor0) = measure(0);
+        println!(
+            "{n:>8} {:>8} {:>9} {:>9} {:>7.2} {:>9} {:>9} {:>7.2}",
+            n * EVENTS,
+            wall.as_millis(),
+            floor.as_millis(),
+            wall.as_secs_f64() / floor.as_secs_f64(),
+            wall0.as_millis(),
+            floor0.as_millis(),
+            wall0.as_secs_f64() / floor0.as_secs_f64()
+        );
+        drop(servers);
+    }
 }
 
 fn request(targets: Vec<String>, connect_ms: u64) -> Request {
@@ -99,6 +211,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    // `AGDIAG_BENCH_ONLY=history` runs the event history rows alone.
+    if std::env::var("AGDIAG_BENCH_ONLY").is_ok_and(|v| v == "history") {
+        history_rows(&rt);
+        return;
+    }
     println!("per-packet latency {} ms; median of {RUNS} runs", DELAY.as_millis());
     println!("{:>8} {:>9} {:>9} {:>7}", "replicas", "wall_ms", "floor_ms", "ratio");
     for n in [1usize, 3, 5, 9] {
@@ -211,4 +328,6 @@ fn main() {
         wall.saturating_sub(floor) <= Duration::from_millis(connect_ms + 100),
         dead.connect_error.as_ref().map(|e| e.message.as_str()).unwrap_or("connected?!")
     );
+
+    history_rows(&rt);
 }

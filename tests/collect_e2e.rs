@@ -38,7 +38,7 @@ fn library_collects_discovers_and_matches_offline_analysis() {
         assert_eq!(ag.server(name).logins().len(), 1, "{name} logged in once");
         assert_eq!(ag.server(name).batches().len(), 1, "{name}: one batch for every key");
     }
-    assert_rows_equal(snap, &Snapshot::from_json(HEALTHY).unwrap());
+    assert_rows_equal(snap, &healthy_snapshot());
     assert_same_findings(snap);
     assert_eq!(snap.collection.as_ref().unwrap()["trust_server_certificate"], false);
     assert_eq!(snap.collection.as_ref().unwrap()["encrypt"], "none");
@@ -70,7 +70,7 @@ fn agdiag_run_collects_the_same() {
     let snap = Snapshot::from_json(&snapshot).unwrap();
     assert_eq!(snap.instances.len(), 3);
     assert!(snap.probes.is_empty());
-    assert_rows_equal(&snap, &Snapshot::from_json(HEALTHY).unwrap());
+    assert_rows_equal(&snap, &healthy_snapshot());
     assert_same_findings(&snap);
     for text in [&snapshot, &findings, &script] {
         assert!(!text.contains(SENTINEL));
@@ -123,7 +123,7 @@ fn cli_collect_writes_the_snapshot_and_check_analyzes_it() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(!text.contains(SENTINEL));
     let snap = Snapshot::from_json(&text).unwrap();
-    assert_rows_equal(&snap, &Snapshot::from_json(HEALTHY).unwrap());
+    assert_rows_equal(&snap, &healthy_snapshot());
     assert_same_findings(&snap);
 
     // `agdiag analyze` accepts what `agdiag collect` wrote.

@@ -36,7 +36,7 @@ fn assert_complete(inst: &Instance) {
 
 /// Every result set kept for `server` holds exactly the rows the scenario serves for that key.
 fn assert_kept_sets_match_the_scenario(inst: &Instance, server: &str) {
-    let expected = Snapshot::from_json(HEALTHY).unwrap();
+    let expected = healthy_snapshot();
     let want = expected.instances.iter().find(|i| i.is_named(server)).unwrap();
     for (key, rows) in &inst.results {
         let a: Vec<_> = rows.iter().map(normalized).collect();
@@ -130,7 +130,7 @@ fn a_denied_view_becomes_a_query_error_and_every_other_key_is_kept() {
     scenario.deny("SQL3", keys::ERRORLOG, 229, "The EXECUTE permission was denied on the object 'sp_readerrorlog'.");
     let ag = Ag::start(&scenario);
     let (snap, took) = collect(&ag, &["SQL1"], |_| {});
-    let expected = Snapshot::from_json(HEALTHY).unwrap();
+    let expected = healthy_snapshot();
     for (name, failed) in [("SQL2", vec![(keys::DM_SERVER_SERVICES, 300), (keys::DM_HADR_CLUSTER, 297)]), ("SQL3", vec![(keys::ERRORLOG, 229)])] {
         let got = by_target(&snap, &ag.addr(name));
         assert!(got.connected);

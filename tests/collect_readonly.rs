@@ -10,7 +10,7 @@ mod fixture;
 
 use std::sync::Arc;
 
-use agdiag::collect::queries::{all_statements, marker_statement, Batch, MARKER};
+use agdiag::collect::queries::{all_statements, marker_statement, statement_with, Batch, History, MARKER};
 use agdiag::collect::{Request, StaticResolver};
 use agdiag::snapshot::keys;
 use fixture::*;
@@ -72,6 +72,12 @@ fn every_statement_is_on_the_allowlist() {
         marker_allowed(&marker_statement(key), key).unwrap_or_else(|e| panic!("{e}"));
         allowed(&marker_statement(key)).unwrap_or_else(|e| panic!("{key}: {e}"));
     }
+    // Every history window a request can ask for renders a statement on the allowlist too.
+    for days in [1, 7, 30, 3650] {
+        let history = History { days, ..History::default() };
+        let sql = statement_with(keys::ALWAYSON_HEALTH, &history).expect("history statement");
+        allowed(&sql).unwrap_or_else(|e| panic!("alwayson_health, {days} days: {e}"));
+    }
     assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key;", keys::SERVER_PROPERTIES).is_err());
     assert!(marker_allowed("SELECT N'x'; DROP LOGIN x; --' AS agdiag_key;", "x").is_err());
     assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key; SELECT 1;", keys::ENDPOINTS).is_err());
@@ -105,10 +111,20 @@ fn a_live_collection_sends_only_listed_statements() {
     // Errors make the collector re-ask key by key: those batches must be clean too.
     scenario.deny("SQL2", keys::DM_SERVER_SERVICES, 300, "VIEW SERVER STATE permission was denied.");
     scenario.deny("SQL2", keys::ENDPOINTS, 300, "VIEW SERVER STATE permission was denied.");
+    scenario.deny("SQL3", keys::ALWAYSON_HEALTH, 25718, "The log file name \"AlwaysOn_health*.xel\" is invalid.");
     let ag = Ag::start(&scenario);
     let request = Request::from_json(&ag.request(&["SQL1"]).to_string()).unwrap();
     agdiag::collect::run_with(request, Arc::new(StaticResolver::new())).unwrap();
-    let known: Vec<String> = all_statements().iter().map(|(_, s)| format!("{s}\n")).collect();
+    // A second collection with another history window: its statements are listed too.
+    let mut thirty = ag.request(&["SQL1"]);
+    thirty["history_days"] = 30.into();
+    agdiag::collect::run_with(Request::from_json(&thirty.to_string()).unwrap(), Arc::new(StaticResolver::new())).unwrap();
+    let history = History { days: 30, ..History::default() };
+    let known: Vec<String> = all_statements()
+        .iter()
+        .map(|(_, s)| format!("{s}\n"))
+        .chain(keys::ALL.iter().filter_map(|k| statement_with(k, &history)).map(|s| format!("{s}\n")))
+        .collect();
     let batches = ag.all_batches();
     assert!(batches.len() > 3, "SQL2 was asked again key by key: {}", batches.len());
     for batch in &batches {

@@ -52,6 +52,10 @@ pub struct ConnectArgs {
     pub command_timeout_ms: u64,
     #[arg(long, value_name = "MS", default_value_t = Timeouts::default().probe_ms)]
     pub probe_timeout_ms: u64,
+    /// Days of AlwaysOn_health event history to read from each instance (the newest 50,000 events
+    /// at most); 0 reads none.
+    #[arg(long, value_name = "N", default_value_t = agdiag::collect::queries::History::default().days)]
+    pub history_days: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +143,7 @@ pub fn request(args: &ConnectArgs, checks: Vec<String>) -> Result<Request, Error
     request.probes = !args.no_probes;
     request.concurrency = args.concurrency;
     request.checks = checks;
+    request.history_days = args.history_days;
     request.timeouts = Timeouts {
         connect_ms: args.connect_timeout_ms,
         login_ms: args.login_timeout_ms,

@@ -61,10 +61,14 @@ pub async fn collect(request: &Request, resolver: Arc<dyn Resolver>, progress: &
 }
 
 /// The statement order of every batch: the server's own name, then its replicas first, so that
-/// discovery can start the other replicas while the rest of the batch is still streaming.
+/// discovery can start the other replicas while the rest of the batch is still streaming; the
+/// event history last, because reading the AlwaysOn_health files is the one statement whose cost
+/// grows with the server's files: if it runs into the command timeout, every other key has landed.
 fn batch_keys() -> Vec<&'static str> {
     let first = [keys::SERVER_PROPERTIES, keys::AVAILABILITY_REPLICAS];
-    first.iter().copied().chain(keys::ALL.iter().copied().filter(|k| !first.contains(k))).collect()
+    let last = [keys::ALWAYSON_HEALTH];
+    let middle = keys::ALL.iter().copied().filter(|k| !first.contains(k) && !last.contains(k));
+    first.iter().copied().chain(middle).chain(last).collect()
 }
 
 /// What a given instance tells the discovery loop while its batch is still running.
@@ -202,7 +206,8 @@ async fn collect_instance_at(
                     let _ = events.send(Seen::Replicas(rows.to_vec()));
                 }
             };
-            let collected = stream::collect(&mut client, order, request.timeouts.command(), &mut observe).await;
+            let history = request.history();
+            let collected = stream::collect(&mut client, order, request.timeouts.command(), &history, &mut observe).await;
             instance.connected = true;
             instance.results = collected.results;
             instance.query_errors = collected.query_errors;
@@ -257,6 +262,7 @@ mod tests {
     fn batches_lead_with_the_server_name_and_its_replicas() {
         let order = batch_keys();
         assert_eq!(&order[..2], &[keys::SERVER_PROPERTIES, keys::AVAILABILITY_REPLICAS]);
+        assert_eq!(order.last(), Some(&keys::ALWAYSON_HEALTH));
         let mut sorted = order.clone();
         sorted.sort_unstable();
         let mut all = keys::ALL.to_vec();

@@ -18,6 +18,9 @@
 //! leaves every complete data set under its own key. Markers travel in the same round trip: they
 //! add no request.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use crate::snapshot::keys;
 
 /// The comment line that introduces each key's part of the batch.
@@ -50,21 +53,90 @@ const SERVER_PROPERTIES: &str = "SELECT
     CAST(SERVERPROPERTY('Edition') AS nvarchar(128)) AS [Edition],
     CAST(SERVERPROPERTY('EngineEdition') AS int) AS [EngineEdition],
     CAST(@@SERVERNAME AS nvarchar(128)) AS [@@SERVERNAME],
-    CAST(DEFAULT_DOMAIN() AS nvarchar(128)) AS [DEFAULT_DOMAIN()];";
+    CAST(DEFAULT_DOMAIN() AS nvarchar(128)) AS [DEFAULT_DOMAIN()],
+    CAST(SERVERPROPERTY('InstanceDefaultDataPath') AS nvarchar(512)) AS [InstanceDefaultDataPath],
+    CAST(SERVERPROPERTY('InstanceDefaultLogPath') AS nvarchar(512)) AS [InstanceDefaultLogPath],
+    CAST(SERVERPROPERTY('ErrorLogFileName') AS nvarchar(512)) AS [ErrorLogFileName];";
 
 /// `sys.sp_readerrorlog 0, 1`: the current SQL Server error log; filtered client-side by
 /// [`is_ag_relevant`] because the procedure only supports two ANDed search strings.
 const ERRORLOG: &str = "EXEC sys.sp_readerrorlog 0, 1;";
 
-/// The statement that fills `key`, or `None` for a key the collector does not know.
+pub use super::request::History;
+
+/// `alwayson_health`: the AlwaysOn_health session's event files, read with
+/// `sys.fn_xe_file_target_read_file`, newest `{max_rows}` events of the last `{days}` days, in time
+/// order. The files are found from the running session's file target (the current file's full
+/// path), else the session definition's `filename` when it is a full path, else the error log's
+/// folder; the file name stem comes from the definition (default `AlwaysOn_health`), so the
+/// pattern is `<folder><stem>*.xel` (Windows or Linux separators).
+///
+/// One SELECT for every version: `timestamp_utc` exists from SQL Server 2017; inside the applied
+/// query an unqualified `timestamp_utc` binds to the function's column where it exists and
+/// otherwise to the outer `before_2017` row (NULL), in which case the window is applied to the
+/// event XML's own `timestamp` attribute (UTC). `COALESCE` reads the XML only when the column is
+/// NULL, so 2017+ never parses XML to filter.
+const ALWAYSON_HEALTH_TEMPLATE: &str = "SELECT h.object_name, h.event_data, h.file_name, h.file_offset, h.timestamp_utc
+FROM (SELECT CAST(NULL AS datetime2(7)) AS timestamp_utc) AS before_2017
+CROSS APPLY (
+    SELECT TOP ({max_rows}) x.object_name, CAST(x.event_data AS nvarchar(max)) AS event_data, x.file_name, x.file_offset,
+        CAST(timestamp_utc AS datetime2(7)) AS timestamp_utc, w.event_time
+    FROM (SELECT
+        (SELECT TOP (1) CAST(t.target_data AS xml).value('(EventFileTarget/File/@name)[1]', 'nvarchar(260)')
+            FROM sys.dm_xe_sessions AS s JOIN sys.dm_xe_session_targets AS t ON t.event_session_address = s.address
+            WHERE s.name = N'AlwaysOn_health' AND t.target_name = N'event_file') AS running_file,
+        (SELECT TOP (1) CAST(f.value AS nvarchar(260))
+            FROM sys.server_event_sessions AS s JOIN sys.server_event_session_fields AS f ON f.event_session_id = s.event_session_id
+            WHERE s.name = N'AlwaysOn_health' AND f.name = N'filename') AS defined_file,
+        CAST(SERVERPROPERTY('ErrorLogFileName') AS nvarchar(260)) AS errorlog_file) AS src
+    CROSS APPLY (SELECT COALESCE(src.running_file,
+            CASE WHEN PATINDEX(N'%[\\/]%', src.defined_file) > 0 THEN src.defined_file END, src.errorlog_file) AS located,
+        N'/' + COALESCE(src.defined_file, N'AlwaysOn_health.xel') AS defined) AS l
+    CROSS APPLY (SELECT LEFT(l.located, LEN(l.located) - PATINDEX(N'%[\\/]%', REVERSE(l.located)) + 1) AS folder,
+        RIGHT(l.defined, PATINDEX(N'%[\\/]%', REVERSE(l.defined)) - 1) AS file_part) AS d
+    CROSS APPLY (SELECT d.folder + CASE WHEN d.file_part LIKE N'%.xel' THEN LEFT(d.file_part, LEN(d.file_part) - 4)
+        ELSE d.file_part END + N'*.xel' AS pattern) AS p
+    CROSS APPLY sys.fn_xe_file_target_read_file(p.pattern, NULL, NULL, NULL) AS x
+    CROSS APPLY (SELECT COALESCE(CAST(timestamp_utc AS datetime2(7)),
+        CAST(x.event_data AS xml).value('(/event/@timestamp)[1]', 'datetime2(7)')) AS event_time) AS w
+    WHERE w.event_time >= DATEADD(day, -{days}, SYSUTCDATETIME())
+    ORDER BY w.event_time DESC, x.file_name DESC, x.file_offset DESC
+) AS h
+ORDER BY h.event_time, h.file_name, h.file_offset;";
+
+/// The `alwayson_health` statement for `history`.
+pub fn alwayson_health_statement(history: &History) -> String {
+    ALWAYSON_HEALTH_TEMPLATE
+        .replace("{max_rows}", &history.max_rows.to_string())
+        .replace("{days}", &history.days.to_string())
+}
+
+/// The statement that fills `key` for a collection with this `history` window (`None` for a key
+/// the collector does not know, and for `alwayson_health` when `history.days` is 0).
+pub fn statement_with(key: &str, history: &History) -> Option<Cow<'static, str>> {
+    if key == keys::ALWAYSON_HEALTH {
+        if history.days == 0 {
+            return None;
+        }
+        if *history == History::default() {
+            return statement(key).map(Cow::Borrowed);
+        }
+        return Some(Cow::Owned(alwayson_health_statement(history)));
+    }
+    statement(key).map(Cow::Borrowed)
+}
+
+/// The statement that fills `key` (with the default history window), or `None` for a key the
+/// collector does not know.
 pub fn statement(key: &str) -> Option<&'static str> {
+    static ALWAYSON_HEALTH: OnceLock<String> = OnceLock::new();
     Some(match key {
         keys::SERVER_PROPERTIES => SERVER_PROPERTIES,
         keys::DM_SERVER_SERVICES => "SELECT * FROM sys.dm_server_services;",
         keys::ENDPOINTS => "SELECT * FROM sys.endpoints;",
         keys::DATABASE_MIRRORING_ENDPOINTS => "SELECT * FROM sys.database_mirroring_endpoints;",
         keys::TCP_ENDPOINTS => "SELECT * FROM sys.tcp_endpoints;",
-        keys::SERVER_PERMISSIONS => "SELECT * FROM sys.server_permissions WHERE class = 105;",
+        keys::SERVER_PERMISSIONS => "SELECT * FROM sys.server_permissions;",
         keys::SERVER_PRINCIPALS => "SELECT * FROM sys.server_principals;",
         keys::AVAILABILITY_GROUPS => "SELECT * FROM sys.availability_groups;",
         keys::AVAILABILITY_REPLICAS => "SELECT * FROM sys.availability_replicas;",
@@ -81,6 +153,10 @@ pub fn statement(key: &str) -> Option<&'static str> {
         keys::CERTIFICATES => "SELECT * FROM master.sys.certificates;",
         keys::DATABASE_PRINCIPALS => "SELECT N'master' AS database_name, * FROM master.sys.database_principals;",
         keys::ERRORLOG => ERRORLOG,
+        keys::ALWAYSON_HEALTH => ALWAYSON_HEALTH.get_or_init(|| alwayson_health_statement(&History::default())).as_str(),
+        keys::SERVER_EVENT_SESSIONS => "SELECT * FROM sys.server_event_sessions;",
+        keys::DM_XE_SESSIONS => "SELECT * FROM sys.dm_xe_sessions;",
+        keys::DM_HADR_DATABASE_REPLICA_CLUSTER_STATES => "SELECT * FROM sys.dm_hadr_database_replica_cluster_states;",
         _ => return None,
     })
 }
@@ -100,13 +176,19 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// The batch for `keys` with the default history window.
     pub fn new(keys: &[&'static str]) -> Batch {
+        Batch::with_history(keys, &History::default())
+    }
+
+    /// The batch for `keys` with this history window (see [`statement_with`]).
+    pub fn with_history(keys: &[&'static str], history: &History) -> Batch {
         let mut text = String::from(HEADER);
         text.push('\n');
         let mut line = 2u32;
         let mut statements = Vec::new();
         for key in keys {
-            let Some(sql) = statement(key) else { continue };
+            let Some(sql) = statement_with(key, history) else { continue };
             text.push_str(MARKER);
             text.push_str(key);
             text.push('\n');
@@ -115,7 +197,7 @@ impl Batch {
             line += 2;
             let lines = sql.lines().count() as u32;
             statements.push((*key, line..=line + lines - 1));
-            text.push_str(sql);
+            text.push_str(&sql);
             text.push('\n');
             line += lines;
         }
@@ -197,7 +279,34 @@ mod tests {
         assert_eq!(batch.statement_at(1, ""), None);
         assert_eq!(batch.statement_at(3, ""), None, "the marker is no statement");
         assert_eq!(batch.statement_at(4, ""), Some(0));
-        assert_eq!(batch.statement_at(7, "sp_readerrorlog"), Some(keys::ALL.len() - 1));
+        let errorlog = keys::ALL.iter().position(|k| *k == keys::ERRORLOG);
+        assert_eq!(batch.statement_at(7, "sp_readerrorlog"), errorlog);
+    }
+
+    #[test]
+    fn history_window_and_cap_are_in_the_batch() {
+        let default = Batch::new(keys::ALL);
+        assert!(default.text.contains("SELECT TOP (50000) x.object_name"), "{}", default.text);
+        assert!(default.text.contains("DATEADD(day, -7, SYSUTCDATETIME())"));
+        let history = History { days: 30, max_rows: 1000 };
+        let batch = Batch::with_history(keys::ALL, &history);
+        assert!(batch.text.contains("SELECT TOP (1000) x.object_name"));
+        assert!(batch.text.contains("DATEADD(day, -30, SYSUTCDATETIME())"));
+        assert!(!batch.text.contains("{"), "every placeholder is filled");
+        assert_eq!(batch.keys(), keys::ALL.to_vec());
+        // No history: the key is not asked at all.
+        let none = Batch::with_history(keys::ALL, &History { days: 0, ..History::default() });
+        assert!(!none.keys().contains(&keys::ALWAYSON_HEALTH));
+        assert!(!none.text.contains("fn_xe_file_target_read_file"));
+        assert_eq!(statement_with(keys::ALWAYSON_HEALTH, &History::default()).as_deref(), statement(keys::ALWAYSON_HEALTH));
+        // An error on any line of the multi-line history statement names its key, and the key
+        // after it starts where the history statement ends.
+        let (at, lines) = batch.statements.iter().position(|(k, _)| *k == keys::ALWAYSON_HEALTH).map(|i| (i, batch.statements[i].1.clone())).unwrap();
+        assert_eq!(lines.clone().count(), statement(keys::ALWAYSON_HEALTH).unwrap().lines().count());
+        for line in lines.clone() {
+            assert_eq!(batch.statement_at(line, ""), Some(at), "line {line}");
+        }
+        assert_eq!(batch.statement_at(*lines.end() + 3, ""), Some(at + 1));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!   "encrypt": "mandatory", "trust_server_certificate": false,
 //!   "timeouts": { "connect_ms": 5000, "login_ms": 15000, "command_ms": 30000, "probe_ms": 3000 },
 //!   "discover_replicas": true, "overrides": { "SQL2": "sql2.contoso.com,14330" },
-//!   "checks": [], "concurrency": 16, "probes": true }
+//!   "checks": [], "concurrency": 16, "probes": true, "history_days": 7 }
 //! ```
 
 use std::collections::BTreeMap;
@@ -179,6 +179,10 @@ fn default_concurrency() -> usize {
     16
 }
 
+fn default_history_days() -> u32 {
+    History::DEFAULT_DAYS
+}
+
 /// A collection request.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,6 +213,10 @@ pub struct Request {
     /// Run the TCP reachability probes.
     #[serde(default = "default_true")]
     pub probes: bool,
+    /// Days of AlwaysOn_health event history to read (the newest events, at most
+    /// `queries::History::MAX_ROWS` per instance); 0 reads none.
+    #[serde(default = "default_history_days")]
+    pub history_days: u32,
 }
 
 /// More connections at once than any AG has replicas is a typo, not a plan.
@@ -234,6 +242,7 @@ impl Request {
             checks: Vec::new(),
             concurrency: default_concurrency(),
             probes: true,
+            history_days: default_history_days(),
         }
     }
 
@@ -297,6 +306,13 @@ impl Request {
                 self.concurrency
             )));
         }
+        if self.history_days > History::MAX_DAYS {
+            return Err(Error::invalid_argument(format!(
+                "history_days {} is out of range: 0 (no event history) to {} days",
+                self.history_days,
+                History::MAX_DAYS
+            )));
+        }
         let t = &self.timeouts;
         for (name, ms) in [("connect_ms", t.connect_ms), ("login_ms", t.login_ms), ("command_ms", t.command_ms), ("probe_ms", t.probe_ms)] {
             if ms == 0 || ms > MAX_TIMEOUT_MS {
@@ -329,13 +345,21 @@ impl Request {
             .map(|(_, target)| target.as_str())
     }
 
-    /// The `collection` section of the snapshot: settings that affect trust. Never a secret.
+    /// The event history window the batch reads.
+    pub fn history(&self) -> History {
+        History { days: self.history_days, ..Default::default() }
+    }
+
+    /// The `collection` section of the snapshot: settings that affect trust or what was read
+    /// (the event history window and row cap). Never a secret.
     pub fn collection_section(&self) -> Value {
         let mut section = json!({
             "encrypt": self.encrypt.as_str(),
             "trust_server_certificate": self.trust_server_certificate,
             "authentication": self.authentication.method(),
             "discover_replicas": self.discover_replicas,
+            "history_days": self.history_days,
+            "history_max_rows": self.history().max_rows,
         });
         if !self.overrides.is_empty() {
             section["overrides"] = json!(self.overrides);
@@ -377,6 +401,9 @@ fn check_field_types(value: &Value) -> Result<()> {
     }
     if let Some(v) = object.get("concurrency").filter(|v| !v.is_u64()) {
         return Err(wrong("concurrency", "a whole number from 1", v));
+    }
+    if let Some(v) = object.get("history_days").filter(|v| v.as_u64().is_none_or(|n| u32::try_from(n).is_err())) {
+        return Err(wrong("history_days", "a whole number of days from 0", v));
     }
     if let Some(timeouts) = object.get("timeouts") {
         let Some(timeouts) = timeouts.as_object() else { return Err(wrong("timeouts", "an object", timeouts)) };
@@ -482,6 +509,31 @@ impl fmt::Display for InstanceAddress {
     }
 }
 
+
+/// How far back the collector reads event history (the AlwaysOn_health files), and how many
+/// events at most: the newest `max_rows` events of the last `days` days (server clock, UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    /// 0 reads no history: `alwayson_health` is not collected.
+    pub days: u32,
+    pub max_rows: u32,
+}
+
+impl History {
+    /// The default history window, in days.
+    pub(crate) const DEFAULT_DAYS: u32 = 7;
+    /// The most AlwaysOn_health events one instance returns (the newest in the window).
+    pub(crate) const MAX_ROWS: u32 = 50_000;
+    /// The longest window a request may ask for (ten years).
+    pub(crate) const MAX_DAYS: u32 = 3_650;
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History { days: History::DEFAULT_DAYS, max_rows: History::MAX_ROWS }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,6 +566,14 @@ mod tests {
         assert_eq!(r.timeouts, Timeouts::default());
         assert_eq!(r.concurrency, 16);
         assert_eq!(r.collection_section()["authentication"], "sql");
+        assert_eq!(r.history_days, 7);
+        assert_eq!(r.collection_section()["history_days"], 7);
+        assert_eq!(r.collection_section()["history_max_rows"], 50_000);
+        let r = Request::from_json(
+            r#"{"instances":["sql1"],"history_days":30,"authentication":{"method":"sql","user":"u","password":"p"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.history(), History { days: 30, max_rows: 50_000 });
         assert!(Request::from_json(r#"{"instances":[]}"#).is_err());
         let e = Request::from_json(r#"{"instances":["a"],"encrypt":"maybe"}"#).unwrap_err();
         assert!(e.message.contains("maybe"), "{e}");
@@ -579,6 +639,9 @@ mod tests {
             ("concurrency", "\"8\"", "field concurrency must be a whole number from 1, not a string"),
             ("timeouts", "{\"login_ms\":1.5}", "field timeouts.login_ms must be a whole number of milliseconds"),
             ("probes", "\"yes\"", "field probes must be true or false, not a string"),
+            ("history_days", "-1", "field history_days must be a whole number of days from 0, not a number"),
+            ("history_days", "\"7\"", "field history_days must be a whole number of days from 0, not a string"),
+            ("history_days", "3651", "history_days 3651 is out of range"),
             ("instances", "\"sql1\"", "field instances must be an array of strings, not a string"),
         ] {
             let m = invalid(&format!(r#"{{"instances":["a"],"{field}":{value}}}"#));

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use tiberius::{ColumnData, QueryItem};
 
 use super::connect::{server_error, transport, TdsClient};
-use super::queries::{is_ag_relevant, statement, Batch, MARKER_COLUMN};
+use super::queries::{is_ag_relevant, statement_with, Batch, History, MARKER_COLUMN};
 use crate::snapshot::{keys, Row, ServerError};
 
 /// What one instance's queries produced.
@@ -253,11 +253,17 @@ fn record_error(follower: &mut Follower<'_>, e: tiberius::error::Error, command:
 }
 
 /// Runs the batch for every key and files rows and errors per key. `command` bounds each round
-/// trip; `observe` sees every key's rows as they arrive.
-pub async fn collect(client: &mut TdsClient, wanted: &[&'static str], command: Duration, observe: Observer<'_>) -> Collected {
+/// trip; `history` bounds the event history read; `observe` sees every key's rows as they arrive.
+pub async fn collect(
+    client: &mut TdsClient,
+    wanted: &[&'static str],
+    command: Duration,
+    history: &History,
+    observe: Observer<'_>,
+) -> Collected {
     let mut collected = Collected::default();
     // Keys for the next batch, and keys to ask one per batch (to get each failure's own error).
-    let mut pending: Vec<&'static str> = wanted.iter().copied().filter(|k| statement(k).is_some()).collect();
+    let mut pending: Vec<&'static str> = wanted.iter().copied().filter(|k| statement_with(k, history).is_some()).collect();
     let mut alone: Vec<&'static str> = Vec::new();
     loop {
         let asked: Vec<&'static str> = if !alone.is_empty() {
@@ -267,7 +273,7 @@ pub async fn collect(client: &mut TdsClient, wanted: &[&'static str], command: D
         } else {
             break;
         };
-        let batch = Batch::new(&asked);
+        let batch = Batch::with_history(&asked, history);
         let outcome = run_batch(client, &batch, command, &mut *observe).await;
         let reached: Vec<&'static str> = outcome.answers.iter().map(|(k, _)| *k).chain(outcome.interrupted).collect();
 

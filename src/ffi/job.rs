@@ -5,7 +5,7 @@
 //! "authentication": {"method": "sql", "user": "...", "password": "..."}, "encrypt": "mandatory",
 //! "trust_server_certificate": false, "timeouts": {"connect_ms": 5000, "login_ms": 15000,
 //! "command_ms": 30000, "probe_ms": 3000}, "discover_replicas": true, "overrides": {"SQL2":
-//! "host,port"}, "checks": [], "concurrency": 16, "probes": true}`.
+//! "host,port"}, "checks": [], "concurrency": 16, "probes": true, "history_days": 7}`.
 
 use std::ffi::c_char;
 use std::ptr;

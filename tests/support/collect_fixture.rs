@@ -11,12 +11,25 @@ use serde_json::{json, Value};
 
 use crate::tds_server::{Scenario, TestServer};
 
+/// The history evidence (AlwaysOn_health events, event sessions, cluster states) the scenarios add.
+#[path = "history_fixture.rs"]
+pub mod history;
+
 pub const HEALTHY: &str = include_str!("../../examples/snapshots/healthy-3-replica.json");
 /// The password every test uses; it must never appear in any output.
 pub const SENTINEL: &str = "Sentinel-pw-7f3a9c!";
 
+/// The healthy example plus the history evidence it lacks (see [`history::add_history_evidence`]):
+/// what the test servers serve.
 pub fn healthy_json() -> Value {
-    serde_json::from_str(HEALTHY).expect("healthy example parses")
+    let mut doc = serde_json::from_str(HEALTHY).expect("healthy example parses");
+    history::add_history_evidence(&mut doc);
+    doc
+}
+
+/// [`healthy_json`] as a snapshot: what a live collection of the healthy scenario must return.
+pub fn healthy_snapshot() -> Snapshot {
+    Snapshot::from_json(&healthy_json().to_string()).expect("healthy example parses")
 }
 
 pub fn healthy_scenario() -> Scenario {
@@ -111,7 +124,7 @@ pub fn analyzed(s: Snapshot) -> Report {
 
 /// Asserts the live collection's findings equal the offline analysis of the example.
 pub fn assert_same_findings(collected: &Snapshot) {
-    let expected = analyzed(Snapshot::from_json(HEALTHY).expect("parses"));
+    let expected = analyzed(healthy_snapshot());
     let got = analyzed(collected.clone());
     assert_eq!(
         serde_json::to_value(&got.findings).unwrap(),

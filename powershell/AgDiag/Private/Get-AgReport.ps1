@@ -22,6 +22,9 @@ function Get-AgReport {
 
         [int]$ConnectTimeout = 15,
 
+        # Days of AlwaysOn_health event history a live collection reads (0: none).
+        [int]$HistoryDays = 7,
+
         # Check ids or patterns (endpoint.*, routing); all checks when empty.
         [string[]]$Check,
 
@@ -82,7 +85,7 @@ function Get-AgReport {
     $job = $null
     try {
         $request = New-AgRequest -SqlInstance $SqlInstance -SqlCredential $SqlCredential -TrustServerCertificate:$TrustServerCertificate `
-            -EncryptConnection $EncryptConnection -ConnectTimeout $ConnectTimeout -Check $Check
+            -EncryptConnection $EncryptConnection -ConnectTimeout $ConnectTimeout -HistoryDays $HistoryDays -Check $Check
         $job = [AgDiag.Native]::StartJob($request)
         $request = $null
         # Short waits: the pipeline stays responsive to Ctrl+C, which runs the finally below.

@@ -17,6 +17,9 @@ function New-AgRequest {
 
         [int]$ConnectTimeout = 15,
 
+        # Days of AlwaysOn_health event history to read (0: none).
+        [int]$HistoryDays = 7,
+
         # Check ids or patterns; all checks when empty.
         [string[]]$Check
     )
@@ -44,6 +47,7 @@ function New-AgRequest {
         trust_server_certificate = [bool]$TrustServerCertificate
         timeouts                 = @{ connect_ms = $ConnectTimeout * 1000; login_ms = $ConnectTimeout * 1000 }
         discover_replicas        = $true
+        history_days             = $HistoryDays
     }
     if ($Check) {
         $request.checks = @($Check)

@@ -47,6 +47,11 @@ function Export-AgSnapshot {
     Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
     costs at most this long; the others are collected in parallel.
 
+    .PARAMETER HistoryDays
+    Days of AlwaysOn_health event history to read from each instance (default 7; the newest 50,000
+    events at most per instance; 0 reads none). A history file that is missing or unreadable is
+    recorded in the snapshot as a query error; the rest is still collected.
+
     .PARAMETER EnableException
     Throw terminating errors instead of writing non-terminating ones, for automation scripts that
     use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
@@ -109,6 +114,10 @@ function Export-AgSnapshot {
         [ValidateRange(1, 600)]
         [int]$ConnectTimeout = 15,
 
+        [Parameter(ParameterSetName = 'Live')]
+        [ValidateRange(0, 3650)]
+        [int]$HistoryDays = 7,
+
         [switch]$EnableException
     )
 
@@ -154,6 +163,7 @@ function Export-AgSnapshot {
             TrustServerCertificate = $TrustServerCertificate
             EncryptConnection      = $EncryptConnection
             ConnectTimeout         = $ConnectTimeout
+            HistoryDays            = $HistoryDays
             Check                  = $null
             EnableException        = $EnableException
         }

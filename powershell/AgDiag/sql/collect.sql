@@ -4,8 +4,9 @@
  *
  * What it does: reads the same catalog views and DMVs as `agdiag collect` (one per `results` key of
  * snapshot format agdiag.snapshot/1) and prints them as JSON (FOR JSON PATH). Read-only: it only
- * SELECTs from catalog views and runs sys.sp_readerrorlog into a temp table, filtered to AG-relevant
- * messages. A view that fails (permission denied, missing on this version) is recorded under
+ * SELECTs from catalog views (and the AlwaysOn_health event files, with
+ * sys.fn_xe_file_target_read_file) and runs sys.sp_readerrorlog into a temp table, filtered to
+ * AG-relevant messages. A view that fails (permission denied, missing on this version) is recorded under
  * `query_errors` with its error number and message; every other view is still collected.
  *
  * Needs: SQL Server 2016 or later (FOR JSON, STRING_ESCAPE). VIEW SERVER STATE and VIEW ANY
@@ -19,14 +20,22 @@
  * every replica together, as one AG:
  *     agdiag analyze sql1.json sql2.json sql3.json --fix-script fix.sql
  *
+ * Event history: `alwayson_health` holds the AlwaysOn_health session's events of the last 7 days
+ * (newest 50000; change @history_days / @history_max_rows below). A file that is missing or
+ * unreadable is recorded under `query_errors`, like a denied view.
+ *
  * Differences from `agdiag collect`: no network probes (the `probes` array is empty). Values have
  * the same representation as agdiag collect writes: FOR JSON writes decimal/numeric (LSNs) as
  * numbers with every digit; varbinary/binary columns (sid, owner_sid, thumbprint ...) would be
- * base64 in FOR JSON, so every `SELECT * FROM sys.<view>` below is expanded at run time into the
+ * base64 in FOR JSON, so every `* FROM [master.]sys.<view>` below is expanded at run time into the
  * view's column list with each binary column as CONVERT(varchar(max), col, 1), the "0x..." hex
  * the snapshot contract specifies.
  */
 SET NOCOUNT ON;
+
+-- Event history read from the AlwaysOn_health files (the same defaults as agdiag collect's
+-- --history-days): the newest @history_max_rows events of the last @history_days days.
+DECLARE @history_days int = 7, @history_max_rows int = 50000;
 
 DECLARE @queries TABLE (ord int PRIMARY KEY, [key] sysname NOT NULL, [sql] nvarchar(max) NOT NULL);
 INSERT INTO @queries (ord, [key], [sql]) VALUES
@@ -45,13 +54,16 @@ INSERT INTO @queries (ord, [key], [sql]) VALUES
     CAST(SERVERPROPERTY(''Edition'') AS nvarchar(128)) AS [Edition],
     CAST(SERVERPROPERTY(''EngineEdition'') AS int) AS [EngineEdition],
     CAST(@@SERVERNAME AS nvarchar(128)) AS [@@SERVERNAME],
-    CAST(DEFAULT_DOMAIN() AS nvarchar(128)) AS [DEFAULT_DOMAIN()]
+    CAST(DEFAULT_DOMAIN() AS nvarchar(128)) AS [DEFAULT_DOMAIN()],
+    CAST(SERVERPROPERTY(''InstanceDefaultDataPath'') AS nvarchar(512)) AS [InstanceDefaultDataPath],
+    CAST(SERVERPROPERTY(''InstanceDefaultLogPath'') AS nvarchar(512)) AS [InstanceDefaultLogPath],
+    CAST(SERVERPROPERTY(''ErrorLogFileName'') AS nvarchar(512)) AS [ErrorLogFileName]
     FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (2, N'dm_server_services', N'SELECT @j = (SELECT * FROM sys.dm_server_services FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (3, N'endpoints', N'SELECT @j = (SELECT * FROM sys.endpoints FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (4, N'database_mirroring_endpoints', N'SELECT @j = (SELECT * FROM sys.database_mirroring_endpoints FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (5, N'tcp_endpoints', N'SELECT @j = (SELECT * FROM sys.tcp_endpoints FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(6, N'server_permissions', N'SELECT @j = (SELECT * FROM sys.server_permissions WHERE class = 105 FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(6, N'server_permissions', N'SELECT @j = (SELECT * FROM sys.server_permissions FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (7, N'server_principals', N'SELECT @j = (SELECT * FROM sys.server_principals FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (8, N'availability_groups', N'SELECT @j = (SELECT * FROM sys.availability_groups FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (9, N'availability_replicas', N'SELECT @j = (SELECT * FROM sys.availability_replicas FOR JSON PATH, INCLUDE_NULL_VALUES)'),
@@ -68,7 +80,40 @@ INSERT INTO @queries (ord, [key], [sql]) VALUES
 (20, N'certificates', N'SELECT @j = (SELECT * FROM master.sys.certificates FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (21, N'database_principals', N'SELECT @j = (SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 -- sys.sp_readerrorlog 0, 1 (current log, SQL Server log) is read into #agdiag_errorlog below.
-(22, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)');
+(22, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+-- The AlwaysOn_health events of the last @history_days days (newest @history_max_rows), as agdiag
+-- collect reads them (src/collect/queries.rs): a missing or unreadable file is a query error.
+(23, N'alwayson_health', N'SELECT @j = (SELECT h.object_name, h.event_data, h.file_name, h.file_offset, h.timestamp_utc
+FROM (SELECT CAST(NULL AS datetime2(7)) AS timestamp_utc) AS before_2017
+CROSS APPLY (
+    SELECT TOP (' + CAST(@history_max_rows AS nvarchar(10)) + N') x.object_name, CAST(x.event_data AS nvarchar(max)) AS event_data, x.file_name, x.file_offset,
+        CAST(timestamp_utc AS datetime2(7)) AS timestamp_utc, w.event_time
+    FROM (SELECT
+        (SELECT TOP (1) CAST(t.target_data AS xml).value(''(EventFileTarget/File/@name)[1]'', ''nvarchar(260)'')
+            FROM sys.dm_xe_sessions AS s JOIN sys.dm_xe_session_targets AS t ON t.event_session_address = s.address
+            WHERE s.name = N''AlwaysOn_health'' AND t.target_name = N''event_file'') AS running_file,
+        (SELECT TOP (1) CAST(f.value AS nvarchar(260))
+            FROM sys.server_event_sessions AS s JOIN sys.server_event_session_fields AS f ON f.event_session_id = s.event_session_id
+            WHERE s.name = N''AlwaysOn_health'' AND f.name = N''filename'') AS defined_file,
+        CAST(SERVERPROPERTY(''ErrorLogFileName'') AS nvarchar(260)) AS errorlog_file) AS src
+    CROSS APPLY (SELECT COALESCE(src.running_file,
+            CASE WHEN PATINDEX(N''%[\/]%'', src.defined_file) > 0 THEN src.defined_file END, src.errorlog_file) AS located,
+        N''/'' + COALESCE(src.defined_file, N''AlwaysOn_health.xel'') AS defined) AS l
+    CROSS APPLY (SELECT LEFT(l.located, LEN(l.located) - PATINDEX(N''%[\/]%'', REVERSE(l.located)) + 1) AS folder,
+        RIGHT(l.defined, PATINDEX(N''%[\/]%'', REVERSE(l.defined)) - 1) AS file_part) AS d
+    CROSS APPLY (SELECT d.folder + CASE WHEN d.file_part LIKE N''%.xel'' THEN LEFT(d.file_part, LEN(d.file_part) - 4)
+        ELSE d.file_part END + N''*.xel'' AS pattern) AS p
+    CROSS APPLY sys.fn_xe_file_target_read_file(p.pattern, NULL, NULL, NULL) AS x
+    CROSS APPLY (SELECT COALESCE(CAST(timestamp_utc AS datetime2(7)),
+        CAST(x.event_data AS xml).value(''(/event/@timestamp)[1]'', ''datetime2(7)'')) AS event_time) AS w
+    WHERE w.event_time >= DATEADD(day, -' + CAST(@history_days AS nvarchar(10)) + N', SYSUTCDATETIME())
+    ORDER BY w.event_time DESC, x.file_name DESC, x.file_offset DESC
+) AS h
+ORDER BY h.event_time, h.file_name, h.file_offset
+    FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(24, N'server_event_sessions', N'SELECT @j = (SELECT * FROM sys.server_event_sessions FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(25, N'dm_xe_sessions', N'SELECT @j = (SELECT * FROM sys.dm_xe_sessions FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(26, N'dm_hadr_database_replica_cluster_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_database_replica_cluster_states FOR JSON PATH, INCLUDE_NULL_VALUES)');
 
 -- The error log, filtered to what AG troubleshooting needs (the same filter as agdiag collect).
 CREATE TABLE #agdiag_errorlog (LogDate datetime NULL, ProcessInfo nvarchar(64) NULL, [Text] nvarchar(max) NULL);

@@ -125,7 +125,7 @@ impl Scenario {
             .flat_map(|other| other.results.iter())
             .filter_map(|(key, rows)| {
                 let rows = rows.as_array().filter(|rows| !rows.is_empty())?;
-                Some((key.clone(), infer_columns(rows)))
+                Some((key.clone(), typed_columns(key, infer_columns(rows))))
             })
             .collect();
         let name = instance.name.clone();
@@ -228,7 +228,7 @@ fn statement_answer(instance: &InstanceScenario, known_columns: &HashMap<String,
             vec![StatementResult::ResultSet { columns, rows: Vec::new() }]
         }
         Some(rows) => {
-            let columns = infer_columns(rows);
+            let columns = typed_columns(key, infer_columns(rows));
             let rows = rows
                 .iter()
                 .filter_map(Value::as_object)
@@ -237,6 +237,23 @@ fn statement_answer(instance: &InstanceScenario, known_columns: &HashMap<String,
             vec![StatementResult::ResultSet { columns, rows }]
         }
     }
+}
+
+/// Columns SQL Server sends with a type their JSON values do not show (a datetime2 is a string in
+/// JSON): `(key, column, type)`.
+const KNOWN_TYPES: &[(&str, &str, SqlType)] = &[
+    ("alwayson_health", "timestamp_utc", SqlType::DateTime2),
+    ("alwayson_health", "file_offset", SqlType::BigInt),
+];
+
+/// `columns` with the types of [`KNOWN_TYPES`] for `key`.
+fn typed_columns(key: &str, mut columns: Vec<(String, SqlType)>) -> Vec<(String, SqlType)> {
+    for (name, ty) in &mut columns {
+        if let Some((_, _, known)) = KNOWN_TYPES.iter().find(|(k, c, _)| *k == key && c == name) {
+            *ty = *known;
+        }
+    }
+    columns
 }
 
 /// The union of the rows' keys in first-seen order, each with a type that holds all its values.
