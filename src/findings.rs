@@ -46,6 +46,8 @@ pub enum Category {
     Health,
     Errorlog,
     Build,
+    History,
+    Failover,
 }
 
 impl Category {
@@ -62,6 +64,8 @@ impl Category {
             Category::Health => "health",
             Category::Errorlog => "errorlog",
             Category::Build => "build",
+            Category::History => "history",
+            Category::Failover => "failover",
         }
     }
 }
@@ -80,12 +84,16 @@ pub enum Phase {
     AlterEndpoint,
     EndpointOwner,
     GrantConnect,
+    /// Server-level permissions (`GRANT ... TO [NT AUTHORITY\SYSTEM]` for the cluster).
+    ServerPermissions,
     StartEndpoint,
     ReplicaOptions,
     RoutingUrl,
     RoutingList,
     Listener,
     DataMovement,
+    /// Extended events sessions (AlwaysOn_health started and set to start with the server).
+    EventSession,
 }
 
 /// One step of a fix: T-SQL to run on `target`, or a manual action to take (rendered commented).

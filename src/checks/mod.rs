@@ -7,8 +7,10 @@ pub mod build_version;
 pub mod endpoint;
 pub mod endpoint_url;
 pub mod errorlog;
+pub mod failover;
 pub mod hadr;
 pub mod health;
+pub mod history;
 pub mod listener;
 pub mod network;
 pub mod routing;
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::findings::{Category, Finding};
 use crate::snapshot::{Instance, Snapshot};
+use crate::timeline::{self, Timeline};
 use crate::topology::Topology;
 
 /// What a check is, for the catalog (`agdiag checks`, `agdiag_checks_json`).
@@ -43,15 +46,18 @@ pub struct Check {
     pub run: fn(&Ctx<'_>, &mut CheckRun<'_>),
 }
 
-/// What every check gets: the snapshot and the merged AG picture.
+/// What every check gets: the snapshot, the merged AG picture and the incident timeline.
 pub struct Ctx<'s> {
     pub snapshot: &'s Snapshot,
     pub topology: Topology<'s>,
+    /// AlwaysOn_health events of every replica over the default window (7 days before
+    /// `collected_at`), with the failovers read from them.
+    pub timeline: Timeline,
 }
 
 impl<'s> Ctx<'s> {
     pub fn new(snapshot: &'s Snapshot) -> Self {
-        Ctx { snapshot, topology: Topology::build(snapshot) }
+        Ctx { snapshot, topology: Topology::build(snapshot), timeline: timeline::build(snapshot, timeline::DEFAULT_WINDOW) }
     }
 
     pub fn instances(&self) -> impl Iterator<Item = &'s Instance> {
@@ -98,6 +104,8 @@ pub fn catalog() -> Vec<&'static Check> {
         health::CHECKS,
         errorlog::CHECKS,
         build_version::CHECKS,
+        history::CHECKS,
+        failover::CHECKS,
     ]
     .into_iter()
     .flatten()
@@ -130,14 +138,18 @@ pub fn validate_selection(selection: &[String]) -> crate::Result<()> {
 
 /// Runs the selected checks (all when `selection` is empty) over the snapshot.
 pub fn run_checks(snapshot: &Snapshot, selection: &[String]) -> (Vec<CheckResult>, Vec<Finding>) {
-    let ctx = Ctx::new(snapshot);
+    run_checks_in(&Ctx::new(snapshot), selection)
+}
+
+/// Runs the selected checks over an already built context (the report keeps its timeline).
+pub fn run_checks_in(ctx: &Ctx<'_>, selection: &[String]) -> (Vec<CheckResult>, Vec<Finding>) {
     let mut results = Vec::new();
     let mut findings = Vec::new();
     for check in catalog() {
         if !selection.is_empty() && !selection.iter().any(|p| matches(p, &check.info)) {
             continue;
         }
-        results.push(summarize(run_isolated(check, &ctx), &mut findings));
+        results.push(summarize(run_isolated(check, ctx), &mut findings));
     }
     (results, findings)
 }

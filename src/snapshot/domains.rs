@@ -28,6 +28,26 @@ pub fn is_mirroring_listener(row: &Row) -> bool {
     }
 }
 
+/// `sys.server_permissions`: class 105 = ENDPOINT. Since the snapshot holds every row (class 100
+/// server-level too), endpoint checks keep only these; a row with neither column is read as an
+/// endpoint row, as v1 snapshots held nothing else.
+pub fn is_endpoint_permission(row: &Row) -> bool {
+    match (row.int("class"), row.code("class_desc")) {
+        (Some(class), _) => class == 105,
+        (None, Some(desc)) => desc.eq_ignore_ascii_case("ENDPOINT"),
+        (None, None) => true,
+    }
+}
+
+/// `sys.server_permissions`: class 100 = SERVER (server-level permissions such as CONNECT SQL).
+pub fn is_server_permission(row: &Row) -> bool {
+    match (row.int("class"), row.code("class_desc")) {
+        (Some(class), _) => class == 100,
+        (None, Some(desc)) => desc.eq_ignore_ascii_case("SERVER"),
+        (None, None) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +65,15 @@ mod tests {
         assert!(!is_mirroring_listener(&row(serde_json::json!({"type": 4}))));
         assert!(is_tsql_listener(&row(serde_json::json!({"type": 0, "type_desc": "TSQL"}))));
         assert!(!is_tsql_listener(&row(serde_json::json!({"type": 0, "type_desc": "DATABASE_MIRRORING"}))));
+    }
+
+    #[test]
+    fn server_permissions_split_by_class() {
+        assert!(is_endpoint_permission(&row(serde_json::json!({"class": 105, "major_id": 65536}))));
+        assert!(is_endpoint_permission(&row(serde_json::json!({"major_id": 65536}))));
+        assert!(!is_endpoint_permission(&row(serde_json::json!({"class": 100, "major_id": 0}))));
+        assert!(!is_endpoint_permission(&row(serde_json::json!({"class_desc": "SERVER"}))));
+        assert!(is_server_permission(&row(serde_json::json!({"class": 100}))));
+        assert!(!is_server_permission(&row(serde_json::json!({"class": 105}))));
     }
 }

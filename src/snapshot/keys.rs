@@ -23,8 +23,18 @@ pub const DM_HADR_DATABASE_REPLICA_STATES: &str = "dm_hadr_database_replica_stat
 pub const DM_HADR_CLUSTER: &str = "dm_hadr_cluster";
 pub const DM_HADR_CLUSTER_MEMBERS: &str = "dm_hadr_cluster_members";
 pub const ERRORLOG: &str = "errorlog";
+/// Keys added after v1 (`snapshot-contract.md`, "Keys added after v1"): the raw rows of
+/// `sys.fn_xe_file_target_read_file` over the AlwaysOn_health files (`object_name`, `event_data` as
+/// the event XML text, `file_name`, `file_offset`, `timestamp_utc` where the version has it).
+pub const ALWAYSON_HEALTH: &str = "alwayson_health";
+/// `sys.server_event_sessions`: does AlwaysOn_health exist, and does it start with the server.
+pub const SERVER_EVENT_SESSIONS: &str = "server_event_sessions";
+/// `sys.dm_xe_sessions`: the running event sessions.
+pub const DM_XE_SESSIONS: &str = "dm_xe_sessions";
+/// `sys.dm_hadr_database_replica_cluster_states`: `is_failover_ready` per database replica.
+pub const DM_HADR_DATABASE_REPLICA_CLUSTER_STATES: &str = "dm_hadr_database_replica_cluster_states";
 
-/// Every key the v1 collector fills, in collection order.
+/// Every key the collector fills, in collection order.
 pub const ALL: &[&str] = &[
     SERVER_PROPERTIES,
     DM_SERVER_SERVICES,
@@ -46,4 +56,8 @@ pub const ALL: &[&str] = &[
     DM_HADR_CLUSTER,
     DM_HADR_CLUSTER_MEMBERS,
     ERRORLOG,
+    ALWAYSON_HEALTH,
+    SERVER_EVENT_SESSIONS,
+    DM_XE_SESSIONS,
+    DM_HADR_DATABASE_REPLICA_CLUSTER_STATES,
 ];
