@@ -96,18 +96,15 @@ fn error_kind(number: i64) -> Option<(EventKind, &'static str)> {
 /// The replica a connection message names (`... availability replica 'SQL3' with id [...]`).
 /// A plain substring search over the message SQL Server formatted, not a parse of the XML.
 pub(crate) fn named_replica(message: &str) -> Option<String> {
-    for marker in ["availability replica '", "replica '"] {
-        if let Some(start) = message.find(marker) {
-            let rest = &message[start + marker.len()..];
-            if let Some(end) = rest.find('\'') {
-                let name = &rest[..end];
-                if !name.is_empty() {
-                    return Some(name.to_string());
-                }
-            }
-        }
-    }
-    None
+    quoted_after(message, "availability replica '").or_else(|| quoted_after(message, "replica '"))
+}
+
+/// The text between `marker` (which ends with an opening quote) and the next `'`.
+fn quoted_after(message: &str, marker: &str) -> Option<String> {
+    let start = message.find(marker)? + marker.len();
+    let rest = &message[start..];
+    let name = &rest[..rest.find('\'')?];
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// What becoming `state` means for a replica.
@@ -254,12 +251,21 @@ pub(super) fn entry(recorded_by: &str, row: &Row, names: &Names) -> Parsed {
             if let Some(s) = e.int("state") {
                 details.insert("state".into(), json!(s));
             }
-            let partner = named_replica(&text);
+            // The replica a connection message names, unless it is the recording replica itself.
+            let partner = named_replica(&text).filter(|p| !p.eq_ignore_ascii_case(recorded_by));
             if let Some(p) = &partner {
                 details.insert("partner".into(), json!(p));
             }
+            let database = quoted_after(&text, "database '");
+            if let Some(d) = &database {
+                details.insert("database".into(), json!(d));
+            }
             details.insert("error_message".into(), json!(text));
-            let with = partner.map(|p| format!(" (partner {p})")).unwrap_or_default();
+            let with = match (partner, database) {
+                (Some(p), _) => format!(" (partner {p})"),
+                (None, Some(d)) => format!(" (database {d})"),
+                (None, None) => String::new(),
+            };
             (kind, format!("Error {number} on {replica}{with}: {meaning}."))
         }
         "data_movement_suspend_resume" => {
