@@ -158,10 +158,10 @@ fn timeline_text(t: &Timeline, since: &str, instances: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "AgDiag timeline — {} .. {} ({since} before collected_at), {instances} instance(s), {} event(s)\n",
+        "AgDiag timeline — {instances} instance(s), {} AlwaysOn_health event(s)\nWindow: {} .. {} ({since} before collected_at)\n",
+        t.entries.len(),
         t.since.as_deref().unwrap_or("?"),
         t.until.as_deref().unwrap_or("?"),
-        t.entries.len()
     );
     if t.entries.is_empty() {
         out.push_str("No AlwaysOn_health events in the window.\n");
