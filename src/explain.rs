@@ -151,6 +151,8 @@ const ENTRIES: &[Entry] = &[
             ("The instance still sees its cluster.", &["hadr.no_cluster"]),
             ("The replicas are back online and healthy.", &["health.replica_not_healthy"]),
             ("The error log shows the lease errors and what preceded them.", &["errorlog.ag_errors"]),
+            ("AlwaysOn_health shows whether the group failed over, to which replica, and why.", &["history.failover", "history.health_session"]),
+            ("The cluster's login can run the health check and fail the group over.", &["failover.system_account"]),
         ],
     },
     Entry {
@@ -214,6 +216,7 @@ const ENTRIES: &[Entry] = &[
             ("The partner's endpoint is started and listening.", &["endpoint.not_started", "endpoint.not_listening"]),
             ("TCP reaches the port (firewall, NSG).", &["network.unreachable"]),
             ("The replica's connection state and last connect error.", &["session.replica_disconnected"]),
+            ("AlwaysOn_health shows whether the time-outs repeat.", &["history.repeated_disconnects"]),
         ],
     },
     Entry {
@@ -227,6 +230,7 @@ const ENTRIES: &[Entry] = &[
             ("TCP still reaches the partner's endpoint.", &["network.unreachable"]),
             ("The partner is healthy and the cluster has quorum.", &["health.replica_not_healthy", "health.quorum", "health.cluster_member_down"]),
             ("The error logs around the time of the timeout.", &["errorlog.ag_errors"]),
+            ("AlwaysOn_health shows how often the connection dropped, and whether a failover followed.", &["history.repeated_disconnects", "history.failover"]),
         ],
     },
     Entry {

@@ -110,13 +110,12 @@ fn system_account(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             }
             seen.push(index);
             let inst = &ctx.snapshot.instances[index];
-            check_system_login(ctx, run, inst, replica.server_name, ag.name);
+            check_system_login(run, inst, replica.server_name, ag.name);
         }
     }
 }
 
-fn check_system_login(ctx: &Ctx<'_>, run: &mut CheckRun<'_>, inst: &Instance, target: &str, ag: &str) {
-    let _ = ctx;
+fn check_system_login(run: &mut CheckRun<'_>, inst: &Instance, target: &str, ag: &str) {
     let Some(principals) = run.rows(inst, keys::SERVER_PRINCIPALS) else { return };
     let Some(permissions) = run.rows(inst, keys::SERVER_PERMISSIONS) else { return };
     if !permissions.iter().any(is_server_permission) {
