@@ -212,3 +212,26 @@ fn the_findings_json_carries_the_timeline() {
     assert_eq!(json["timeline"]["entries"][0]["kind"], "role_change");
     assert_eq!(json["timeline"]["until"], "2026-11-22T10:15:00.000Z");
 }
+
+#[test]
+fn fifty_thousand_events_in_the_window_stay_cheap() {
+    // A busy week: role changes flapping between SQL1 and SQL2 every few seconds, and timeouts.
+    let mut sql1 = Vec::new();
+    let mut sql2 = Vec::new();
+    for i in 0..12_500u32 {
+        let t = |ms: u32| {
+            let secs = 1_000 + i * 40 + ms / 1000;
+            format!("2026-11-2{}T{:02}:{:02}:{:02}.{:03}Z", 1 + secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60, ms % 1000)
+        };
+        sql1.push(role(&t(0), "SQL1", "PRIMARY_NORMAL", "RESOLVING_NORMAL"));
+        sql2.push(role(&t(500), "SQL2", "SECONDARY_NORMAL", "RESOLVING_PENDING_FAILOVER"));
+        sql2.push(role(&t(900), "SQL2", "PRIMARY_PENDING", "PRIMARY_NORMAL"));
+        sql1.push(timeout(&t(1500), "SQL3"));
+    }
+    let snap = with_history(common::healthy(), &[("SQL1", sql1), ("SQL2", sql2)]);
+    let started = std::time::Instant::now();
+    let t = timeline::build(&snap, parse_window("7d").unwrap());
+    eprintln!("50 000 events: timeline and failovers in {:?}", started.elapsed());
+    assert_eq!(t.entries.len(), 50_000 + 2, "the healthy week's SQL3 events stay, SQL1/SQL2's are replaced");
+    assert!(!t.failovers.is_empty());
+}

@@ -116,8 +116,12 @@ fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn within(at: SystemTime, start: SystemTime, end: SystemTime) -> bool {
-    at >= start && at <= end
+/// The entries (sorted by time) from `start` to `end` inclusive: a window of a long history
+/// without scanning all of it.
+fn between<'t, E: std::borrow::Borrow<TimelineEntry>>(sorted: &'t [E], start: SystemTime, end: SystemTime) -> &'t [E] {
+    let lo = sorted.partition_point(|e| e.borrow().at() < start);
+    let hi = sorted.partition_point(|e| e.borrow().at() <= end);
+    &sorted[lo..hi.max(lo)]
 }
 
 /// Every failover in the timeline, oldest first.
@@ -149,11 +153,10 @@ pub fn failovers(timeline: &Timeline, snapshot: &Snapshot) -> Vec<Failover> {
                 continue;
             }
             // The replica that left PRIMARY_NORMAL just before (or, with skew, just after).
-            let left = changes
+            let left = between(changes, at.checked_sub(CAUSE_LOOKBACK).unwrap_or(at), at + SKEW)
                 .iter()
                 .filter(|c| !same(&c.replica, name))
                 .filter(|c| c.detail_str("previous_state") == Some("PRIMARY_NORMAL"))
-                .filter(|c| within(c.at(), at.checked_sub(CAUSE_LOOKBACK).unwrap_or(at), at + SKEW))
                 .map(|c| c.replica.clone())
                 .next_back();
             let from = left.or_else(|| primary.filter(|p| !same(p, name)).map(str::to_string));
@@ -181,8 +184,7 @@ pub fn failovers(timeline: &Timeline, snapshot: &Snapshot) -> Vec<Failover> {
 
 /// The failover DDL the new primary ran for `ag` shortly before `at`.
 fn failover_ddl<'t>(timeline: &'t Timeline, ag: &str, to: &str, at: SystemTime) -> Option<&'t TimelineEntry> {
-    timeline
-        .entries
+    between(&timeline.entries, at.checked_sub(DDL_LOOKBACK).unwrap_or(at), at)
         .iter()
         .filter(|e| matches!(e.kind, EventKind::ManualFailover | EventKind::ForcedFailover))
         .filter(|e| same(&e.replica, to) || same(&e.recorded_by, to))
@@ -190,7 +192,6 @@ fn failover_ddl<'t>(timeline: &'t Timeline, ag: &str, to: &str, at: SystemTime) 
             Some(g) => same(g, ag),
             None => e.detail_str("statement").is_some_and(|s| s.to_lowercase().contains(&ag.to_lowercase())),
         })
-        .filter(|e| within(e.at(), at.checked_sub(DDL_LOOKBACK).unwrap_or(at), at))
         .next_back()
 }
 
@@ -205,11 +206,9 @@ fn describe(
 ) -> Failover {
     let at = change.at();
     let start = at.checked_sub(CAUSE_LOOKBACK).unwrap_or(at);
-    let mut evidence: Vec<TimelineEntry> = timeline
-        .entries
+    let mut evidence: Vec<TimelineEntry> = between(&timeline.entries, start, at + SKEW)
         .iter()
         .filter(|e| e.kind == EventKind::RoleChange && e.availability_group.as_deref().is_some_and(|g| same(g, ag)))
-        .filter(|e| within(e.at(), start, at + SKEW))
         .cloned()
         .collect();
     let kind = match ddl.map(|d| d.kind) {
@@ -266,7 +265,7 @@ fn automatic_cause(
 ) -> Found {
     let policy = policy(snapshot, ag);
     let level = policy.failure_condition_level.unwrap_or(3);
-    let before: Vec<&TimelineEntry> = timeline.entries.iter().filter(|e| within(e.at(), start, at)).collect();
+    let before: Vec<&TimelineEntry> = between(&timeline.entries, start, at).iter().collect();
     let on_old_primary = |e: &&&TimelineEntry| from.is_none_or(|f| same(&e.recorded_by, f) || same(&e.replica, f));
     let for_group = |e: &&&TimelineEntry| e.availability_group.as_deref().is_none_or(|g| same(g, ag));
 
