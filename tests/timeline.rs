@@ -235,3 +235,17 @@ fn fifty_thousand_events_in_the_window_stay_cheap() {
     assert_eq!(t.entries.len(), 50_000 + 2, "the healthy week's SQL3 events stay, SQL1/SQL2's are replaced");
     assert!(!t.failovers.is_empty());
 }
+
+#[test]
+fn the_readme_timeline_transcript_is_what_the_cli_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let command = "$ agdiag timeline examples/snapshots/failover-3-replica.json --since 36h\n";
+    let start = readme.find(command).expect("the README shows the timeline transcript") + command.len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let o = Command::new(env!("CARGO_BIN_EXE_agdiag"))
+        .args(["timeline", "examples/snapshots/failover-3-replica.json", "--since", "36h"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(shown, String::from_utf8_lossy(&o.stdout), "regenerate the README's Timeline transcript");
+}

@@ -105,7 +105,7 @@ function Get-AgTimeline {
         [ValidateRange(1, 600)]
         [int]$ConnectTimeout = 15,
 
-        [ValidateRange('00:00:01', '7.00:00:00')]
+        [ValidateScript({ $_ -gt [timespan]::Zero -and $_ -le [timespan]::FromDays(7) })]
         [timespan]$Since = (New-TimeSpan -Days 7),
 
         [switch]$EnableException
