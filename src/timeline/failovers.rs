@@ -118,7 +118,7 @@ fn same(a: &str, b: &str) -> bool {
 
 /// The entries (sorted by time) from `start` to `end` inclusive: a window of a long history
 /// without scanning all of it.
-fn between<'t, E: std::borrow::Borrow<TimelineEntry>>(sorted: &'t [E], start: SystemTime, end: SystemTime) -> &'t [E] {
+fn between<E: std::borrow::Borrow<TimelineEntry>>(sorted: &[E], start: SystemTime, end: SystemTime) -> &[E] {
     let lo = sorted.partition_point(|e| e.borrow().at() < start);
     let hi = sorted.partition_point(|e| e.borrow().at() <= end);
     &sorted[lo..hi.max(lo)]
@@ -188,11 +188,10 @@ fn failover_ddl<'t>(timeline: &'t Timeline, ag: &str, to: &str, at: SystemTime) 
         .iter()
         .filter(|e| matches!(e.kind, EventKind::ManualFailover | EventKind::ForcedFailover))
         .filter(|e| same(&e.replica, to) || same(&e.recorded_by, to))
-        .filter(|e| match &e.availability_group {
+        .rfind(|e| match &e.availability_group {
             Some(g) => same(g, ag),
             None => e.detail_str("statement").is_some_and(|s| s.to_lowercase().contains(&ag.to_lowercase())),
         })
-        .next_back()
 }
 
 fn describe(
@@ -339,21 +338,21 @@ fn automatic_cause(
         .filter(on_old_primary)
         .map(|e| (*e).clone())
         .collect();
-    if let Some(first) = database.first() {
-        if policy.db_failover == Some(true) {
-            return (
-                Cause::DatabaseHealth,
-                format!(
-                    "a database-level health event: error {} on {} at {}, and the group has DB_FAILOVER = ON, so a \
-                     database that is no longer ONLINE fails the whole group over",
-                    first.detail_int("error_number").unwrap_or(0),
-                    first.recorded_by,
-                    first.time
-                ),
-                Vec::new(),
-                database,
-            );
-        }
+    if let Some(first) = database.first()
+        && policy.db_failover == Some(true)
+    {
+        return (
+            Cause::DatabaseHealth,
+            format!(
+                "a database-level health event: error {} on {} at {}, and the group has DB_FAILOVER = ON, so a \
+                 database that is no longer ONLINE fails the whole group over",
+                first.detail_int("error_number").unwrap_or(0),
+                first.recorded_by,
+                first.time
+            ),
+            Vec::new(),
+            database,
+        );
     }
     // No cause in the evidence: say what is missing.
     let mut missing = Vec::new();
