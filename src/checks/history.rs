@@ -172,7 +172,7 @@ fn repeated_disconnects(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         if !matches!(e.kind, EventKind::ConnectionTimeout | EventKind::ConnectionLost) {
             continue;
         }
-        let partner = e.detail_str("partner").unwrap_or("a partner replica").to_string();
+        let partner = e.detail_str("partner").unwrap_or("an unnamed partner").to_string();
         groups.entry((e.recorded_by.clone(), partner)).or_default().push(e);
     }
     for ((recorder, partner), entries) in groups {
