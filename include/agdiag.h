@@ -86,6 +86,12 @@ struct AgdiagReport *agdiag_analyze(const char *snapshot_json, const char *optio
 // The findings as JSON (format `agdiag.findings/1`). Free with `agdiag_string_free`.
 char *agdiag_report_findings_json(const struct AgdiagReport *report);
 
+// The incident timeline as JSON: `{since, until, entries[{time, replica, recorded_by,
+// availability_group, kind, event, message, details, source{file_name, file_offset}}], failovers[…],
+// gaps[…]}`, every replica's AlwaysOn_health events of the 7 days before the snapshot's
+// `collected_at`, in UTC order. Free with `agdiag_string_free`.
+char *agdiag_report_timeline_json(const struct AgdiagReport *report);
+
 // The SQLCMD-mode fix script. `options_json` may be NULL, or
 // `{"findings": ["<id>", ...], "checks": ["endpoint.*"], "min_severity": "warning"}`.
 // Free with `agdiag_string_free`.

@@ -155,6 +155,8 @@ const ENTRIES: &[Entry] = &[
             ("The instance still sees its cluster.", &["hadr.no_cluster"]),
             ("The replicas are back online and healthy.", &["health.replica_not_healthy"]),
             ("The error log shows the lease errors and what preceded them.", &["errorlog.ag_errors"]),
+            ("AlwaysOn_health shows whether the group failed over, to which replica, and why.", &["history.failover", "history.health_session"]),
+            ("The cluster's login can run the health check and fail the group over.", &["failover.system_account"]),
         ],
     },
     Entry {
@@ -222,6 +224,7 @@ const ENTRIES: &[Entry] = &[
                 "In a distributed AG: the LISTENER_URL of the other AG, and whether the member AG is connected.",
                 &["distributed.listener_url", "distributed.disconnected"],
             ),
+            ("AlwaysOn_health shows whether the time-outs repeat.", &["history.repeated_disconnects"]),
         ],
     },
     Entry {
@@ -235,6 +238,7 @@ const ENTRIES: &[Entry] = &[
             ("TCP still reaches the partner's endpoint.", &["network.unreachable"]),
             ("The partner is healthy and the cluster has quorum.", &["health.replica_not_healthy", "health.quorum", "health.cluster_member_down"]),
             ("The error logs around the time of the timeout.", &["errorlog.ag_errors"]),
+            ("AlwaysOn_health shows how often the connection dropped, and whether a failover followed.", &["history.repeated_disconnects", "history.failover"]),
         ],
     },
     Entry {
@@ -381,7 +385,7 @@ mod tests {
     #[test]
     fn referenced_ids_are_area_dot_condition() {
         const AREAS: &[&str] =
-            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build", "distributed"];
+            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build", "distributed", "history", "failover"];
         for id in referenced_checks() {
             let (area, condition) = id.split_once('.').unwrap_or_else(|| panic!("{id}"));
             assert!(AREAS.contains(&area) && !condition.is_empty() && !condition.contains('.'), "{id}");

@@ -47,6 +47,8 @@ pub enum Category {
     Errorlog,
     Build,
     Distributed,
+    History,
+    Failover,
 }
 
 impl Category {
@@ -64,6 +66,8 @@ impl Category {
             Category::Errorlog => "errorlog",
             Category::Build => "build",
             Category::Distributed => "distributed",
+            Category::History => "history",
+            Category::Failover => "failover",
         }
     }
 }
@@ -82,12 +86,16 @@ pub enum Phase {
     AlterEndpoint,
     EndpointOwner,
     GrantConnect,
+    /// Server-level permissions (`GRANT ... TO [NT AUTHORITY\SYSTEM]` for the cluster).
+    ServerPermissions,
     StartEndpoint,
     ReplicaOptions,
     RoutingUrl,
     RoutingList,
     Listener,
     DataMovement,
+    /// Extended events sessions (AlwaysOn_health started and set to start with the server).
+    EventSession,
 }
 
 /// One step of a fix: T-SQL to run on `target`, or a manual action to take (rendered commented).

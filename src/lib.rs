@@ -18,6 +18,7 @@ pub mod report;
 pub mod routing_simulation;
 pub mod snapshot;
 pub mod tcp_url;
+pub mod timeline;
 pub mod topology;
 pub mod untrusted_text;
 

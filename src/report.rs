@@ -9,6 +9,7 @@ use crate::findings::{Finding, Severity};
 use crate::fix::{self, ScriptOptions};
 use crate::routing_simulation::{self, RoutingPath};
 use crate::snapshot::Snapshot;
+use crate::timeline::Timeline;
 
 pub const FINDINGS_FORMAT: &str = "agdiag.findings/1";
 
@@ -59,12 +60,17 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// For each replica that could be primary, where a ReadOnly connection would land.
     pub routing_simulation: Vec<RoutingPath>,
+    /// Every replica's AlwaysOn_health events of the last 7 days before `collected_at`, merged in
+    /// UTC order, and the failovers read from them.
+    pub timeline: Timeline,
     #[serde(skip)]
     pub snapshot: Snapshot,
 }
 
 pub fn analyze(snapshot: Snapshot, options: &AnalyzeOptions) -> Report {
-    let (checks, mut findings) = checks::run_checks(&snapshot, &options.checks);
+    let ctx = checks::Ctx::new(&snapshot);
+    let (checks, mut findings) = checks::run_checks_in(&ctx, &options.checks);
+    let checks::Ctx { timeline, .. } = ctx;
     sort_findings(&mut findings);
     let summary = Summary {
         errors: findings.iter().filter(|f| f.severity == Severity::Error).count(),
@@ -82,6 +88,7 @@ pub fn analyze(snapshot: Snapshot, options: &AnalyzeOptions) -> Report {
         checks,
         findings,
         routing_simulation,
+        timeline,
         snapshot,
     }
 }
@@ -115,6 +122,11 @@ fn now_utc() -> String {
 impl Report {
     pub fn findings_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+
+    /// The timeline as JSON (`since`, `until`, `entries`, `failovers`, `gaps`).
+    pub fn timeline_json(&self) -> String {
+        self.timeline.to_json_pretty()
     }
 
     pub fn worst_severity(&self) -> Option<Severity> {

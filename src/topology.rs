@@ -326,9 +326,6 @@ impl<'s> AgView<'s> {
     /// True when the AG depends on a Windows Server Failover Cluster (`cluster_type` 0, or absent
     /// before SQL Server 2017, where WSFC was the only kind).
     pub fn is_wsfc(&self) -> bool {
-        match self.row.code("cluster_type_desc") {
-            Some(desc) => desc.eq_ignore_ascii_case("wsfc"),
-            None => self.row.int("cluster_type").unwrap_or(0) == 0,
-        }
+        crate::snapshot::domains::is_wsfc_ag(self.row)
     }
 }

@@ -11,6 +11,12 @@ const SEEDS: &[&str] = &[
     "troubleshoot-ag-configuration",
     "endpoint-handshake-and-ownership",
     "session-failures-between-replicas",
+    // Incident history and failover readiness (issue 9): Microsoft's "Configure Extended Events
+    // for availability groups", "Configure a flexible automatic failover policy" and "Failover and
+    // failover modes".
+    "always-on-extended-events",
+    "flexible-automatic-failover-policy",
+    "failover-and-failover-modes",
 ];
 
 #[test]

@@ -69,3 +69,24 @@ fn broken_example_fix_script_matches_the_reviewed_golden_file() {
     // The same input gives the same bytes.
     assert_eq!(script, broken_report().fix_script(&ScriptOptions::default()));
 }
+
+/// The failover example's story: the healthy AG, but last night SQL1's lease with the cluster
+/// expired and the cluster failed AG1 over to SQL2 (automatic), a DBA failed it back at 07:30
+/// (planned); SQL1's connection to SQL3 timed out four times that week; SQL3's AlwaysOn_health
+/// session does not start with the server; DB_FAILOVER is ON.
+const FAILOVER_FINDINGS: &[&str] = &[
+    "history.failover@SQL2/AG1 2026-11-21T02:14:09.614Z",
+    "history.health_session@SQL3/AlwaysOn_health",
+    "history.repeated_disconnects@SQL1/SQL3",
+    "history.failover@SQL1/AG1 2026-11-21T07:30:04.466Z",
+    "failover.policy@SQL1/AG1",
+];
+
+#[test]
+fn failover_example_gives_exactly_its_story() {
+    let report = run(agdiag::Snapshot::from_json(include_str!("../examples/snapshots/failover-3-replica.json")).unwrap());
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, FAILOVER_FINDINGS);
+    assert!(report.checks.iter().all(|c| c.status != CheckStatus::NotEvaluated), "{:?}", report.checks);
+    assert_eq!(report.timeline.failovers.len(), 2);
+}

@@ -21,10 +21,26 @@ fn take(s: *mut c_char) -> String {
 }
 
 #[test]
+fn the_timeline_of_a_report_is_its_json() {
+    let json = CString::new(include_str!("../examples/snapshots/failover-3-replica.json")).unwrap();
+    let report = agdiag_analyze(json.as_ptr(), ptr::null());
+    assert!(!report.is_null(), "{:?}", last_error());
+    let timeline: serde_json::Value = serde_json::from_str(&take(agdiag_report_timeline_json(report))).unwrap();
+    assert_eq!(timeline["until"], "2026-11-22T10:15:00.000Z");
+    assert_eq!(timeline["failovers"][0]["cause"], "lease_expired");
+    assert_eq!(timeline["failovers"][1]["kind"], "planned");
+    let findings: serde_json::Value = serde_json::from_str(&take(agdiag_report_findings_json(report))).unwrap();
+    assert_eq!(findings["timeline"], timeline);
+    unsafe { agdiag_report_free(report) };
+}
+
+#[test]
 fn null_arguments_are_named_in_the_error() {
     assert!(agdiag_analyze(ptr::null(), ptr::null()).is_null());
     assert_eq!(last_error().as_deref(), Some("snapshot_json is NULL"));
     assert!(agdiag_report_findings_json(ptr::null()).is_null());
+    assert_eq!(last_error().as_deref(), Some("report is NULL"));
+    assert!(agdiag_report_timeline_json(ptr::null()).is_null());
     assert_eq!(last_error().as_deref(), Some("report is NULL"));
     let conn = CString::new("Server=x").unwrap();
     assert!(agdiag_check_connection_string(conn.as_ptr(), ptr::null()).is_null());

@@ -373,9 +373,10 @@ fn manifest_matches_the_crate_and_exports_exactly_the_public_functions() {
         "Invoke-AgDiagnostic", "Test-AgHadr", "Test-AgEndpoint", "Test-AgEndpointPermission", "Test-AgNetwork",
         "Test-AgListener", "Get-AgRoutingIssue", "Get-AgRoutingPath", "Test-AgSession", "Get-AgErrorLogIssue",
         "Resolve-AgError", "Test-AgConnectionString", "New-AgFixScript", "Export-AgSnapshot", "Get-AgCheck",
+        "Get-AgTimeline",
     ];
     let issue: BTreeSet<String> = issue_cmdlets.iter().map(|s| s.to_string()).collect();
-    assert_eq!(defined, issue, "the module exports the 15 commands of the spec");
+    assert_eq!(defined, issue, "the module exports the 16 commands of the spec");
 }
 
 /// The help sections of a comment-based help block: keyword (upper case) → the texts under it.
@@ -547,7 +548,7 @@ fn format_file_is_well_formed_and_has_a_view_for_every_type_emitted() {
     }
 
     let emitted = emitted_type_names();
-    for required in ["AgDiag.Finding", "AgDiag.CheckResult", "AgDiag.RoutingPath"] {
+    for required in ["AgDiag.Finding", "AgDiag.CheckResult", "AgDiag.RoutingPath", "AgDiag.TimelineEntry"] {
         assert!(emitted.contains_key(required), "no function emits {required}: {emitted:?}");
     }
     let emitted_names: BTreeSet<String> = emitted.keys().cloned().collect();

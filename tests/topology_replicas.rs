@@ -65,9 +65,18 @@ fn the_configuration_only_ag_gives_no_error_and_no_warning() {
     assert_no_error_or_warning(&report);
     // Its WITNESS endpoint is what a configuration-only replica needs.
     assert_all_pass(&report, &["endpoint.role", "health.replica_not_healthy", "health.synchronization"]);
-    // Certificate authentication: Windows logins are not what the partners present, and AgDiag says so.
-    let gaps = not_evaluated_on(&report, "accounts.connect_missing");
-    assert!(!gaps.is_empty() && gaps.iter().all(|(_, why)| why.contains("CERTIFICATE authentication only")), "{gaps:?}");
+    // Certificate authentication: the partners present dbm_certificate, not a Windows login, so the
+    // certificate checks judge every pair (the configuration-only replica's too) and pass.
+    assert_all_pass(
+        &report,
+        &[
+            "accounts.connect_missing",
+            "accounts.partner_certificate_missing",
+            "accounts.certificate_login_missing",
+            "accounts.certificate_connect_missing",
+        ],
+    );
+    assert_evaluated_everywhere(&report);
 }
 
 #[test]

@@ -93,6 +93,14 @@ namespace AgDiag
                 delegate(IntPtr h) { return Native.Bind<Native.HandleFn>("agdiag_report_findings_json")(h); });
         }
 
+        /// <summary>The incident timeline as JSON: every replica's AlwaysOn_health events of the
+        /// 7 days before collected_at in UTC order, and the failovers read from them.</summary>
+        public string TimelineJson()
+        {
+            return Native.WithHandle(handle, "agdiag_report_timeline_json",
+                delegate(IntPtr h) { return Native.Bind<Native.HandleFn>("agdiag_report_timeline_json")(h); });
+        }
+
         /// <summary>The SQLCMD-mode fix script; options may be null or {"findings": [...], ...}.</summary>
         public string FixScript(string optionsJson)
         {

@@ -17,6 +17,7 @@
         'Get-AgErrorLogIssue',
         'Get-AgRoutingIssue',
         'Get-AgRoutingPath',
+        'Get-AgTimeline',
         'Invoke-AgDiagnostic',
         'New-AgFixScript',
         'Resolve-AgError',

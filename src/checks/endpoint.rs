@@ -770,7 +770,7 @@ fn owner(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             .unwrap_or("sa");
         let on_endpoint: Vec<&Row> = permissions
             .iter()
-            .filter(|p| p.int("class").is_none_or(|c| c == 105) && endpoint_id.is_some() && p.int("major_id") == endpoint_id)
+            .filter(|p| crate::snapshot::domains::is_endpoint_permission(p) && endpoint_id.is_some() && p.int("major_id") == endpoint_id)
             .collect();
         let mut fixes = vec![sql_or_manual(
             target,

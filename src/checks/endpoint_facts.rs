@@ -122,7 +122,7 @@ pub(crate) fn access<'s>(endpoint: &'s Row, login: Option<&'s Row>, principals: 
     let owner = login_id.is_some() && endpoint.int("principal_id") == login_id;
     let rows: Vec<&Row> = permissions
         .iter()
-        .filter(|p| p.int("class").is_none_or(|c| c == 105) && endpoint_id.is_some() && p.int("major_id") == endpoint_id)
+        .filter(|p| crate::snapshot::domains::is_endpoint_permission(p) && endpoint_id.is_some() && p.int("major_id") == endpoint_id)
         .collect();
     let mut a = Access {
         owner,

@@ -467,7 +467,8 @@ fn connect_permission(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             let principal = principals.and_then(|_| by_name.get(&login.to_ascii_lowercase()).copied());
             let granted_now = match (principal, endpoint) {
                 (Some(p), Some(e)) => inst.rows_or_empty(keys::SERVER_PERMISSIONS).iter().any(|perm| {
-                    perm.int("major_id") == e.int("endpoint_id")
+                    crate::snapshot::domains::is_endpoint_permission(perm)
+                        && perm.int("major_id") == e.int("endpoint_id")
                         && perm.int("grantee_principal_id") == p.int("principal_id")
                         && perm.is("type", "CO")
                         && (perm.is("state", "G") || perm.is("state", "W"))

@@ -10,8 +10,10 @@ pub mod endpoint;
 pub mod endpoint_url;
 mod endpoint_facts;
 pub mod errorlog;
+pub mod failover;
 pub mod hadr;
 pub mod health;
+pub mod history;
 pub mod listener;
 pub mod network;
 pub mod routing;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::findings::{Category, Finding};
 use crate::snapshot::{Instance, Snapshot};
+use crate::timeline::{self, Timeline};
 use crate::topology::Topology;
 
 /// What a check is, for the catalog (`agdiag checks`, `agdiag_checks_json`).
@@ -47,11 +50,14 @@ pub struct Check {
     pub run: fn(&Ctx<'_>, &mut CheckRun<'_>),
 }
 
-/// What every check gets: the snapshot and the merged AG picture.
+/// What every check gets: the snapshot, the merged AG picture and the incident timeline.
 pub struct Ctx<'s> {
     pub snapshot: &'s Snapshot,
     pub topology: Topology<'s>,
     memo: Memo,
+    /// AlwaysOn_health events of every replica over the default window (7 days before
+    /// `collected_at`), with the failovers read from them.
+    pub timeline: Timeline,
 }
 
 /// Values derived from the snapshot that several checks share (one per type), computed once.
@@ -60,7 +66,12 @@ struct Memo(std::sync::Mutex<std::collections::HashMap<std::any::TypeId, std::sy
 
 impl<'s> Ctx<'s> {
     pub fn new(snapshot: &'s Snapshot) -> Self {
-        Ctx { snapshot, topology: Topology::build(snapshot), memo: Memo::default() }
+        Ctx {
+            snapshot,
+            topology: Topology::build(snapshot),
+            timeline: timeline::build(snapshot, timeline::DEFAULT_WINDOW),
+            memo: Memo::default(),
+        }
     }
 
     /// The value of type `T` derived from this snapshot: `init` runs on the first call only, so
@@ -127,6 +138,8 @@ pub fn catalog() -> Vec<&'static Check> {
         errorlog::CHECKS,
         build_version::CHECKS,
         distributed::CHECKS,
+        history::CHECKS,
+        failover::CHECKS,
     ]
     .into_iter()
     .flatten()
@@ -159,14 +172,18 @@ pub fn validate_selection(selection: &[String]) -> crate::Result<()> {
 
 /// Runs the selected checks (all when `selection` is empty) over the snapshot.
 pub fn run_checks(snapshot: &Snapshot, selection: &[String]) -> (Vec<CheckResult>, Vec<Finding>) {
-    let ctx = Ctx::new(snapshot);
+    run_checks_in(&Ctx::new(snapshot), selection)
+}
+
+/// Runs the selected checks over an already built context (the report keeps its timeline).
+pub fn run_checks_in(ctx: &Ctx<'_>, selection: &[String]) -> (Vec<CheckResult>, Vec<Finding>) {
     let mut results = Vec::new();
     let mut findings = Vec::new();
     for check in catalog() {
         if !selection.is_empty() && !selection.iter().any(|p| matches(p, &check.info)) {
             continue;
         }
-        results.push(summarize(run_isolated(check, &ctx), &mut findings));
+        results.push(summarize(run_isolated(check, ctx), &mut findings));
     }
     (results, findings)
 }

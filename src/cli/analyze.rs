@@ -124,7 +124,7 @@ pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Err
 }
 
 /// Writes to stdout; a closed pipe (`agdiag analyze … | head`) is not an error.
-fn write_stdout(out: &mut impl Write, text: &str) -> Result<(), Error> {
+pub fn write_stdout(out: &mut impl Write, text: &str) -> Result<(), Error> {
     match out.write_all(text.as_bytes()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

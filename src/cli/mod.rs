@@ -4,6 +4,7 @@
 mod analyze;
 mod collect;
 mod table;
+mod timeline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ pub enum Command {
     Collect(collect::CollectArgs),
     /// Collect from live instances and analyze at once.
     Check(collect::CheckArgs),
+    /// Print the incident timeline: every replica's AlwaysOn_health events in UTC order, and the failovers.
+    Timeline(timeline::TimelineArgs),
     /// List every check AgDiag runs.
     Checks {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -80,6 +83,7 @@ pub fn run(args: Args) -> Result<Exit, agdiag::Error> {
         Command::Analyze(a) => analyze::run(a),
         Command::Collect(a) => collect::collect(a),
         Command::Check(a) => collect::check(a),
+        Command::Timeline(a) => timeline::run(a),
         Command::Checks { format } => {
             match format {
                 Format::Json => println!("{}", agdiag::check_catalog::catalog_json()),

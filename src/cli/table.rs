@@ -6,6 +6,7 @@ use agdiag::checks::CheckStatus;
 use agdiag::explain::Explanation;
 use agdiag::findings::Finding;
 use agdiag::Report;
+use agdiag::timeline::{Failover, FailoverKind, Timeline};
 use agdiag::untrusted_text::shown_multiline;
 
 const WIDTH: usize = 100;
@@ -31,6 +32,7 @@ fn report_text(report: &Report) -> String {
     );
     out.push_str(&findings_text(&report.findings.iter().collect::<Vec<_>>()));
     out.push_str(&routing(&report.routing_simulation));
+    out.push_str(&last_failovers(&report.timeline));
     let unreachable = not_connected(&mut out, &report.snapshot);
     let skipped: Vec<_> = report.checks.iter().filter(|c| c.status == CheckStatus::NotEvaluated).collect();
     if !skipped.is_empty() {
@@ -183,6 +185,90 @@ pub fn routing(paths: &[agdiag::routing_simulation::RoutingPath]) -> String {
                 }
             }
         }
+    }
+    out
+}
+
+/// The last failovers, briefly (for `analyze`; `agdiag timeline` shows everything).
+fn last_failovers(timeline: &Timeline) -> String {
+    let mut out = String::new();
+    if timeline.failovers.is_empty() {
+        return out;
+    }
+    let shown = timeline.failovers.len().min(3);
+    let _ = writeln!(
+        out,
+        "\nLast failovers (7 days before collected_at; `agdiag timeline` shows every event):"
+    );
+    for f in &timeline.failovers[timeline.failovers.len() - shown..] {
+        wrap_hanging(&mut out, &failover_line(f), "  ", "      ");
+    }
+    out
+}
+
+fn failover_line(f: &Failover) -> String {
+    let cause = match f.kind {
+        FailoverKind::Automatic => format!("cause: {}", f.cause_text),
+        _ => f.cause_text.clone(),
+    };
+    format!(
+        "{} {}: {} -> {}, {} ({cause})",
+        f.time,
+        f.availability_group,
+        f.from.as_deref().unwrap_or("?"),
+        f.to,
+        f.kind.as_str()
+    )
+}
+
+/// `agdiag timeline`: every entry in UTC order with its meaning and source, then the failovers.
+pub fn timeline(timeline: &Timeline, since: &str, instances: usize) -> String {
+    shown_multiline(&timeline_text(timeline, since, instances)).into_owned()
+}
+
+fn timeline_text(t: &Timeline, since: &str, instances: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "AgDiag timeline — {instances} instance(s), {} AlwaysOn_health event(s)\nWindow: {} .. {} ({since} before collected_at)\n",
+        t.entries.len(),
+        t.since.as_deref().unwrap_or("?"),
+        t.until.as_deref().unwrap_or("?"),
+    );
+    if t.entries.is_empty() {
+        out.push_str("No AlwaysOn_health events in the window.\n");
+    } else {
+        let _ = writeln!(out, "{:<24}  {:<10} {:<8} KIND", "TIME (UTC)", "REPLICA", "AG");
+        for e in &t.entries {
+            let _ = writeln!(
+                out,
+                "{:<24}  {:<10} {:<8} {}",
+                e.time,
+                e.replica,
+                e.availability_group.as_deref().unwrap_or("-"),
+                e.kind.as_str()
+            );
+            wrap_into(&mut out, &e.message, INDENT);
+            let file = e.source.file_name.as_deref().map(|f| f.rsplit(['\\', '/']).next().unwrap_or(f)).unwrap_or("?");
+            let offset = e.source.file_offset.map(|o| format!(" @ {o}")).unwrap_or_default();
+            let by = if e.recorded_by.eq_ignore_ascii_case(&e.replica) { String::new() } else { format!(" (recorded by {})", e.recorded_by) };
+            wrap_into(&mut out, &format!("source: {file}{offset}{by}"), INDENT);
+        }
+    }
+    if !t.failovers.is_empty() {
+        out.push_str("\nFailovers:\n");
+        for f in &t.failovers {
+            wrap_hanging(&mut out, &failover_line(f), "  ", "      ");
+        }
+    }
+    if !t.gaps.is_empty() {
+        out.push_str("\nNo history from:\n");
+        for g in &t.gaps {
+            wrap_hanging(&mut out, &format!("{}: {}", g.instance, g.reason), "  ", "      ");
+        }
+    }
+    if t.unreadable_events > 0 {
+        let _ = writeln!(out, "\n{} row(s) of alwayson_health were not readable events and are left out.", t.unreadable_events);
     }
     out
 }

@@ -49,6 +49,15 @@ pub extern "C" fn agdiag_report_findings_json(report: *const AgdiagReport) -> *m
     boundary(ptr::null_mut(), || to_c(report_ref(report, "report")?.findings_json()))
 }
 
+/// The incident timeline as JSON: `{since, until, entries[{time, replica, recorded_by,
+/// availability_group, kind, event, message, details, source{file_name, file_offset}}], failovers[…],
+/// gaps[…]}`, every replica's AlwaysOn_health events of the 7 days before the snapshot's
+/// `collected_at`, in UTC order. Free with `agdiag_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn agdiag_report_timeline_json(report: *const AgdiagReport) -> *mut c_char {
+    boundary(ptr::null_mut(), || to_c(report_ref(report, "report")?.timeline_json()))
+}
+
 /// The SQLCMD-mode fix script. `options_json` may be NULL, or
 /// `{"findings": ["<id>", ...], "checks": ["endpoint.*"], "min_severity": "warning"}`.
 /// Free with `agdiag_string_free`.

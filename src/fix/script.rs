@@ -159,11 +159,13 @@ fn phase_title(phase: Phase) -> &'static str {
         Phase::AlterEndpoint => "Endpoint configuration",
         Phase::EndpointOwner => "Endpoint ownership (drops every permission on the endpoint; re-granted below)",
         Phase::GrantConnect => "CONNECT permission on the endpoints",
+        Phase::ServerPermissions => "Server permissions the cluster needs (health checks and failover)",
         Phase::StartEndpoint => "Start endpoints",
         Phase::ReplicaOptions => "Availability replica options (run on the primary)",
         Phase::RoutingUrl => "Read-only routing URLs (before the routing lists that name them)",
         Phase::RoutingList => "Read-only routing lists",
         Phase::Listener => "Listeners",
         Phase::DataMovement => "Resume data movement",
+        Phase::EventSession => "AlwaysOn_health extended events session",
     }
 }

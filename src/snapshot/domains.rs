@@ -46,6 +46,26 @@ pub fn is_configuration_only(row: &Row) -> bool {
     }
 }
 
+/// `sys.server_permissions`: class 105 = ENDPOINT. Since the snapshot holds every row (class 100
+/// server-level too), endpoint checks keep only these; a row with neither column is read as an
+/// endpoint row, as v1 snapshots held nothing else.
+pub fn is_endpoint_permission(row: &Row) -> bool {
+    match (row.int("class"), row.code("class_desc")) {
+        (Some(class), _) => class == 105,
+        (None, Some(desc)) => desc.eq_ignore_ascii_case("ENDPOINT"),
+        (None, None) => true,
+    }
+}
+
+/// `sys.server_permissions`: class 100 = SERVER (server-level permissions such as CONNECT SQL).
+pub fn is_server_permission(row: &Row) -> bool {
+    match (row.int("class"), row.code("class_desc")) {
+        (Some(class), _) => class == 100,
+        (None, Some(desc)) => desc.eq_ignore_ascii_case("SERVER"),
+        (None, None) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +86,15 @@ mod tests {
         assert!(is_wsfc_ag(&row(serde_json::json!({"name": "AG2012"}))), "before 2017 every AG is a WSFC AG");
         assert!(!is_wsfc_ag(&row(serde_json::json!({"cluster_type": 1, "cluster_type_desc": "external"}))));
         assert!(!is_wsfc_ag(&row(serde_json::json!({"cluster_type": 2}))));
+    }
+
+    #[test]
+    fn server_permissions_split_by_class() {
+        assert!(is_endpoint_permission(&row(serde_json::json!({"class": 105, "major_id": 65536}))));
+        assert!(is_endpoint_permission(&row(serde_json::json!({"major_id": 65536}))));
+        assert!(!is_endpoint_permission(&row(serde_json::json!({"class": 100, "major_id": 0}))));
+        assert!(!is_endpoint_permission(&row(serde_json::json!({"class_desc": "SERVER"}))));
+        assert!(is_server_permission(&row(serde_json::json!({"class": 100}))));
+        assert!(!is_server_permission(&row(serde_json::json!({"class": 105}))));
     }
 }

@@ -70,6 +70,34 @@ cleanup:
     free(json);
 }
 
+/* The timeline of the failover example: entries in UTC order and its two failovers. */
+static void timeline_example(const char *dir) {
+    char *json = read_file(dir, "failover-3-replica.json");
+    AgdiagReport *report = NULL;
+    char *timeline = NULL, *findings = NULL;
+    CHECK(json != NULL, "failover-3-replica.json");
+    if (!json) goto cleanup;
+    report = agdiag_analyze(json, NULL);
+    CHECK(report != NULL, "the failover example analyzes");
+    if (!report) goto cleanup;
+
+    timeline = agdiag_report_timeline_json(report);
+    CHECK(timeline && strstr(timeline, "\"until\": \"2026-11-22T10:15:00.000Z\"") != NULL, "window ends at collected_at");
+    CHECK(timeline && strstr(timeline, "\"kind\": \"lease_expired\"") != NULL, "lease expiration in the timeline");
+    CHECK(timeline && strstr(timeline, "\"cause\": \"lease_expired\"") != NULL, "the failover's cause");
+    CHECK(timeline && strstr(timeline, "\"kind\": \"planned\"") != NULL, "the planned failback");
+
+    findings = agdiag_report_findings_json(report);
+    CHECK(findings && strstr(findings, "\"timeline\": {") != NULL, "findings JSON carries the timeline");
+    CHECK(findings && strstr(findings, "history.failover@SQL2/AG1") != NULL, "history.failover finding");
+
+cleanup:
+    agdiag_string_free(findings);
+    agdiag_string_free(timeline);
+    agdiag_report_free(report);
+    free(json);
+}
+
 static void error_paths(void) {
     const char *err;
     AgdiagReport *r;
@@ -99,6 +127,9 @@ static void error_paths(void) {
     CHECK(s == NULL && agdiag_last_error() != NULL, "NULL report is rejected");
     s = agdiag_report_fix_script(NULL, NULL);
     CHECK(s == NULL, "NULL report for the script is rejected");
+    s = agdiag_report_timeline_json(NULL);
+    err = agdiag_last_error();
+    CHECK(s == NULL && err && strstr(err, "report is NULL"), "NULL report for the timeline is rejected");
 
     s = agdiag_explain_error_json(1418);
     CHECK(s != NULL || agdiag_last_error() != NULL, "explain answers or says why");
@@ -125,6 +156,7 @@ int main(int argc, char **argv) {
     }
     analyze_example(argv[1], "healthy-3-replica.json", 0);
     analyze_example(argv[1], "broken-3-replica.json", 1);
+    timeline_example(argv[1]);
     error_paths();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

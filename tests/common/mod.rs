@@ -3,6 +3,8 @@
 //! mutated one realistic change at a time.
 #![allow(dead_code)]
 
+pub mod history;
+
 use agdiag::findings::{Finding, Severity};
 use agdiag::snapshot::Row;
 use agdiag::{analyze, AnalyzeOptions, Report, Snapshot};

@@ -57,6 +57,7 @@ public static class Driver
         Case("analyze healthy example", AnalyzeHealthy);
         Case("analyze broken example: findings and fix script", AnalyzeBroken);
         Case("fix script for selected findings only", FixScriptSelection);
+        Case("timeline of the failover example", TimelineFailover);
         Case("invalid JSON -> exception with last error", InvalidJson);
         Case("wrong format -> exception", WrongFormat);
         Case("NUL in input is refused before the call", NulInInput);
@@ -200,6 +201,17 @@ public static class Driver
             Contains(findings, "\"generated_at\": \"2026-11-22T10:20:00Z\"");
             Contains(findings, "\"errors\": 0");
             Contains(findings, "\"warnings\": 0");
+        }
+    }
+
+    private static void TimelineFailover()
+    {
+        using (Report report = Native.Analyze(Read("failover-3-replica.json"), Pinned))
+        {
+            string timeline = report.TimelineJson();
+            Contains(timeline, "\"until\": \"2026-11-22T10:15:00.000Z\"");
+            Contains(timeline, "\"kind\": \"lease_expired\"");
+            Contains(timeline, "\"cause\": \"lease_expired\"");
         }
     }
 

@@ -38,7 +38,8 @@ Describe 'The AgDiag module' {
     It 'has help with a synopsis, every parameter and two examples for <_>' -ForEach @(
         'Invoke-AgDiagnostic', 'Test-AgHadr', 'Test-AgEndpoint', 'Test-AgEndpointPermission', 'Test-AgNetwork',
         'Test-AgListener', 'Get-AgRoutingIssue', 'Get-AgRoutingPath', 'Test-AgSession', 'Get-AgErrorLogIssue',
-        'Resolve-AgError', 'Test-AgConnectionString', 'New-AgFixScript', 'Export-AgSnapshot', 'Get-AgCheck'
+        'Resolve-AgError', 'Test-AgConnectionString', 'New-AgFixScript', 'Export-AgSnapshot', 'Get-AgCheck',
+        'Get-AgTimeline'
     ) {
         $help = Get-Help -Name $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
@@ -159,6 +160,16 @@ Describe 'Other commands' {
 
     It 'Get-AgRoutingPath emits AgDiag.RoutingPath objects' {
         Get-AgRoutingPath -SnapshotPath $healthy | ForEach-Object { $_.PSObject.TypeNames[0] | Should -Be 'AgDiag.RoutingPath' }
+    }
+
+    It 'Get-AgTimeline emits the failover example''s events in UTC order' {
+        $failover = Join-Path -Path (Split-Path -Path $healthy -Parent) -ChildPath 'failover-3-replica.json'
+        $entries = @(Get-AgTimeline -SnapshotPath $failover)
+        $entries[0].PSObject.TypeNames[0] | Should -Be 'AgDiag.TimelineEntry'
+        @($entries | Where-Object Kind -eq 'lease_expired').Count | Should -Be 1
+        $times = @($entries | ForEach-Object { $_.Time })
+        ($times | Sort-Object) -join ',' | Should -Be ($times -join ',')
+        @(Get-AgTimeline -SnapshotPath $failover -Since (New-TimeSpan -Hours 12)).Count | Should -Be 0
     }
 
     It 'Test-AgConnectionString checks a connection string' {
