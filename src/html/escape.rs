@@ -45,6 +45,18 @@ pub fn shown_cut(text: &str, max: usize) -> String {
     out
 }
 
+/// Like [`shown_cut`] but keeps the last `tail` characters (a URL's port, a probe's address).
+pub fn shown_cut_middle(text: &str, max: usize, tail: usize) -> String {
+    let shown = shown(text);
+    let count = shown.chars().count();
+    if count <= max || max <= tail + 1 {
+        return shown_cut(text, max);
+    }
+    let head: String = shown.chars().take(max - tail - 1).collect();
+    let end: String = shown.chars().skip(count - tail).collect();
+    format!("{head}…{end}")
+}
+
 /// Wraps shown text into lines of at most `width` characters (words longer than a line are cut),
 /// keeping at most `max_lines` (the last one ends with an ellipsis when text was dropped).
 pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
@@ -104,5 +116,6 @@ mod tests {
         assert_eq!(wrap("abcdefghij", 4, 5), ["abcd", "efgh", "ij"]);
         assert_eq!(wrap("a b c d e f", 3, 2), ["a b", "c …"]);
         assert_eq!(shown_cut("abcdef", 4), "abc…");
+        assert_eq!(shown_cut_middle("TCP://sql2.contoso.com:5022", 16, 5), "TCP://sql2…:5022");
     }
 }

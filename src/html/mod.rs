@@ -362,8 +362,6 @@ fn header(page: &mut String, report: &Report, topology: &Topology<'_>, title: &s
     let _ = writeln!(page, "<li class=\"count{ne}\">{} not evaluated</li></ul>", s.not_evaluated);
 
     page.push_str("<dl class=\"meta\">");
-    let _ = write!(page, "<dt>Collected at</dt><dd>{}</dd>", snapshot.collected_at.as_deref().map(untrusted).unwrap_or_else(|| "unknown".into()));
-    let _ = write!(page, "<dt>Collector</dt><dd>{}</dd>", snapshot.collector.as_deref().map(untrusted).unwrap_or_else(|| "unknown".into()));
     let _ = write!(page, "<dt>Instances</dt><dd>");
     let mut first = true;
     for inst in &snapshot.instances {

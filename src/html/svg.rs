@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::escape::{html, shown_cut, untrusted, wrap};
+use super::escape::{html, shown_cut, shown_cut_middle, untrusted, wrap};
 use crate::routing_simulation::RoutingPath;
 use crate::snapshot::{domains, keys, Probe, Row, Snapshot};
 use crate::tcp_url::TcpUrl;
@@ -244,7 +244,7 @@ fn replica_lines(f: &ReplicaFacts) -> Vec<TextLine> {
         lines.push(line(text, if bad { Tone::Bad } else { Tone::Ok }));
     }
     match &f.endpoint_url {
-        Some(u) => lines.push(line(format!("endpoint {}", shown_cut(u, BOX_CHARS - 9)), Tone::Normal)),
+        Some(u) => lines.push(line(format!("endpoint {}", shown_cut_middle(u, BOX_CHARS - 9, 6)), Tone::Normal)),
         None => lines.push(line("no endpoint URL", Tone::Bad)),
     }
     let url_port = f.endpoint_url.as_deref().and_then(|u| TcpUrl::parse(u).ok()).map(|u| i64::from(u.port));
@@ -548,13 +548,15 @@ fn connection(out: &mut String, prefix: &str, primary: &str, f: &ReplicaFacts, f
     let (lx, ly) = at(0.5);
     let mut label = vec![(shown_cut(&state, 20), colour, true)];
     if let Some(e) = &f.last_connect_error {
-        for l in wrap(e, 40, 2) {
+        for l in wrap(e, 34, 3) {
             label.push((l, "#374151", false));
         }
     }
     edge_label(out, lx, ly, &label);
     if !f.failed_probes.is_empty() {
-        let (mx, my) = at(0.88);
+        // Just before the arrowhead, on the secondary's end: the probes tested its endpoint.
+        let t = 1.0 - 34.0 / (((to.0 - from.0).pow(2) + (to.1 - from.1).pow(2)) as f64).sqrt().max(68.0);
+        let (mx, my) = at(t);
         probe_marker(out, mx, my, &format!("Failed endpoint probe(s) of {}: {}", f.name, f.failed_probes.join("; ")));
     }
     out.push_str("</g>");
@@ -566,22 +568,23 @@ fn connection(out: &mut String, prefix: &str, primary: &str, f: &ReplicaFacts, f
 pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> String {
     let prefix = format!("r{index}");
     const SRC_W: i64 = 210;
-    const COL_W: i64 = 240;
-    const NODE_W: i64 = 220;
-    const CHARS: usize = 26;
+    const COL_W: i64 = 280;
+    const NODE_W: i64 = 250;
+    const CHARS: usize = 28;
     let mut body = String::new();
     let mut edges = String::new();
     let mut heights: Vec<i64> = Vec::new();
 
     let mut columns_bottom = 0;
-    let mut target_boxes: Vec<(i64, i64, i64, bool, Vec<String>, String)> = Vec::new();
+    // (set, x, y, height, usable, failed probes, replica) of every target node.
+    let mut target_boxes: Vec<(usize, i64, i64, i64, bool, Vec<String>, String)> = Vec::new();
     for (s, set) in path.sets.iter().enumerate() {
         let x = 20 + SRC_W + 50 + s as i64 * COL_W;
         let mut y = 44;
         for t in &set.targets {
             let (failed, _) = probes_about(snapshot, "routing", &t.replica);
             let mut lines = vec![match &t.read_only_routing_url {
-                Some(u) => line(shown_cut(u, CHARS), Tone::Normal),
+                Some(u) => line(shown_cut_middle(u, CHARS, 6), Tone::Normal),
                 None => line("no READ_ONLY_ROUTING_URL", Tone::Bad),
             }];
             if t.usable {
@@ -597,7 +600,7 @@ pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> 
             let attrs = format!(" data-replica=\"{}\" data-usable=\"{}\"", untrusted(&t.replica), t.usable);
             let tooltip = format!("{}: {}", t.replica, t.reason.as_deref().unwrap_or("usable"));
             let h = node(&mut body, "routing-target", &attrs, x, y, NODE_W, &t.replica, None, &lines, !t.usable, &tooltip);
-            target_boxes.push((x, y, h, t.usable, failed, t.replica.clone()));
+            target_boxes.push((s, x, y, h, t.usable, failed, t.replica.clone()));
             y += h + 24;
         }
         let _ = write!(
@@ -622,8 +625,14 @@ pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> 
     let title = format!("{} primary", path.when_primary);
     node(&mut body, "routing-source", &attrs, 20, src_y, SRC_W, &title, None, &src_lines, false, &format!("When {} is primary", path.when_primary));
     let from = (20 + SRC_W, src_y + src_h / 2);
-    for (x, y, h, usable, failed, replica) in &target_boxes {
+    for (set, x, y, h, usable, failed, replica) in &target_boxes {
         let to = (*x - 3, y + h / 2);
+        // The first set is tried first; a later set only when no target of the one before it can
+        // take the connection, so its arrows start from the previous column.
+        let from = match target_boxes.iter().find(|b| b.0 + 1 == *set) {
+            Some(prev) => (prev.1 + NODE_W, prev.2 + prev.3 / 2),
+            None => from,
+        };
         let (colour, marker, dash) = if *usable { (OK, "ok", "") } else { (BAD, "bad", " stroke-dasharray=\"7 5\"") };
         let _ = write!(
             edges,
