@@ -451,7 +451,10 @@ fn both_examples_render_in_headless_chromium() {
         }
 
         if name == "broken-3-replica" && std::env::var_os("AGDIAG_UPDATE_SCREENSHOT").is_some() {
-            std::fs::copy(&shot, Path::new(env!("CARGO_MANIFEST_DIR")).join(SCREENSHOT)).expect("update the README screenshot");
+            // The README's picture: the summary, the topology and the current primary's routing
+            // (a shorter window keeps the PNG small).
+            let target = Path::new(env!("CARGO_MANIFEST_DIR")).join(SCREENSHOT);
+            chromium(&dir.join("profile-readme"), &[format!("--screenshot={}", target.display()), "--window-size=1280,1380".into(), format!("file://{}", page.display())]);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -140,6 +140,8 @@ header.top { background: #fff; border: 1px solid var(--line); border-radius: 12p
 .count.warning { background: var(--warn); color: #fff; border-color: var(--warn); }
 .count.info { background: var(--info); color: #fff; border-color: var(--info); }
 .count.zero { background: #fff; color: var(--muted); border-color: var(--line); }
+.top-issues ol { margin: 4px 0 8px; padding-left: 26px; columns: 2 360px; column-gap: 28px; }
+.top-issues li { break-inside: avoid; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0 0; }
 dl.meta dt { color: var(--muted); }
 dl.meta dd { margin: 0; }
@@ -186,7 +188,9 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
   h1 { font-size: 21px; }
   dl.meta { grid-template-columns: 1fr; }
   dl.meta dt { margin-top: 6px; }
-  .figure { padding: 4px; }
+  .figure { padding: 4px; overflow-x: auto; }
+  /* Drawings keep a legible size and scroll sideways; the replica table below reads anywhere. */
+  svg.topology, svg.routing { min-width: 680px; }
 }
 @media print {
   body { background: #fff; font-size: 11pt; }
@@ -361,6 +365,16 @@ fn header(page: &mut String, report: &Report, topology: &Topology<'_>, title: &s
     let ne = if s.not_evaluated > 0 { " warning" } else { " zero" };
     let _ = writeln!(page, "<li class=\"count{ne}\">{} not evaluated</li></ul>", s.not_evaluated);
 
+    // The errors, one line each, linked to their findings: what to fix first.
+    let errors: Vec<(usize, &Finding)> = report.findings.iter().enumerate().filter(|(_, f)| f.severity == Severity::Error).collect();
+    if !errors.is_empty() {
+        page.push_str("<details class=\"top-issues\" open><summary>What is broken</summary><ol>");
+        for (i, f) in &errors {
+            let subject = f.instance.as_deref().or(f.replica.as_deref()).or(f.object.as_deref()).map(|s| format!(" <span class=\"where\">— {}</span>", untrusted(s))).unwrap_or_default();
+            let _ = write!(page, "<li><a href=\"#finding-{}\">{}</a>{subject}</li>", i + 1, untrusted(&f.title));
+        }
+        page.push_str("</ol></details>\n");
+    }
     page.push_str("<dl class=\"meta\">");
     let _ = write!(page, "<dt>Instances</dt><dd>");
     let mut first = true;

@@ -545,10 +545,10 @@ fn connection(out: &mut String, prefix: &str, primary: &str, f: &ReplicaFacts, f
         to.1
     );
     let at = |t: f64| (from.0 + ((to.0 - from.0) as f64 * t) as i64, from.1 + ((to.1 - from.1) as f64 * t) as i64);
-    let (lx, ly) = at(0.5);
+    let (lx, ly) = at(0.45);
     let mut label = vec![(shown_cut(&state, 20), colour, true)];
     if let Some(e) = &f.last_connect_error {
-        for l in wrap(e, 34, 3) {
+        for l in wrap(e, 30, 3) {
             label.push((l, "#374151", false));
         }
     }
