@@ -300,6 +300,8 @@ fn hostile_names_in_every_field_are_shown_as_text_never_as_markup() {
         assert!(body.contains(&format!("{tag}{shown}")), "{tag}… shown as text");
     }
     assert!(text(&select(&doc, "title")[0]).starts_with("Title<script>"));
+    let verdict = text(&select(&doc, "li.verdict")[0]);
+    assert!(verdict.starts_with(&format!("G{shown}")) && verdict.contains("needs fixing"), "findings match the hostile AG: {verdict}");
     assert!(text(&select(&doc, "#timeline")[0]).contains(&format!("X{shown}")));
     for f in &report.findings {
         assert!(select(&doc, "article.finding").iter().any(|a| attr(a, "data-finding-id") == agdiag::untrusted_text::shown(&f.id)), "{}", f.id);

@@ -259,14 +259,20 @@ fn list_and(items: &[String]) -> String {
     }
 }
 
+/// True when a name in a finding is `name` from the evidence. Findings may carry names as shown
+/// (deceptive characters as `\uXXXX`), so both forms match.
+fn same_name(in_finding: &str, name: &str) -> bool {
+    in_finding.eq_ignore_ascii_case(name) || in_finding.eq_ignore_ascii_case(&crate::untrusted_text::shown(name))
+}
+
 /// The findings about one AG: tagged with it, or about one of its replicas.
 fn findings_of<'r>(report: &'r Report, ag: &AgView<'_>) -> Vec<&'r Finding> {
-    let is_replica = |name: Option<&str>| name.is_some_and(|n| ag.replicas.iter().any(|r| r.server_name.eq_ignore_ascii_case(n)));
+    let is_replica = |name: Option<&str>| name.is_some_and(|n| ag.replicas.iter().any(|r| same_name(n, r.server_name)));
     report
         .findings
         .iter()
         .filter(|f| match f.availability_group.as_deref() {
-            Some(g) => g.eq_ignore_ascii_case(ag.name),
+            Some(g) => same_name(g, ag.name),
             None => is_replica(f.replica.as_deref()) || is_replica(f.instance.as_deref()),
         })
         .collect()

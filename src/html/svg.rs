@@ -298,9 +298,12 @@ fn node(out: &mut String, class: &str, attrs: &str, x: i64, y: i64, w: i64, titl
     let dash = if dashed { " stroke-dasharray=\"7 5\"" } else { "" };
     let fill = if dashed { "#f3f4f6" } else { "#ffffff" };
     let _ = write!(out, "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"10\" fill=\"{fill}\" stroke=\"#9ca3af\" stroke-width=\"1.5\"{dash}/>");
-    let _ = write!(out, "<text x=\"{}\" y=\"{}\" class=\"node-title\">{}</text>", x + 14, y + 24, untrusted(&shown_cut(title, 26)));
+    let badge_w = badge.map_or(0, |(text, _)| text.chars().count() as i64 * 8 + 16);
+    // 15px bold: about 9.5px a character; leave room for the badge.
+    let title_chars = ((w - 28 - badge_w - 6) * 2 / 19).max(6) as usize;
+    let _ = write!(out, "<text x=\"{}\" y=\"{}\" class=\"node-title\">{}</text>", x + 14, y + 24, untrusted(&shown_cut(title, title_chars)));
     if let Some((text, colour)) = badge {
-        let bw = text.chars().count() as i64 * 8 + 16;
+        let bw = badge_w;
         let bx = x + w - bw - 10;
         let _ = write!(out, "<rect x=\"{bx}\" y=\"{}\" width=\"{bw}\" height=\"20\" rx=\"10\" fill=\"{colour}\"/>", y + 9);
         let _ = write!(out, "<text x=\"{}\" y=\"{}\" class=\"badge\" text-anchor=\"middle\">{}</text>", bx + bw / 2, y + 23, untrusted(text));
