@@ -211,6 +211,26 @@ fn a_replica_that_could_not_be_collected_is_drawn_as_such() {
 }
 
 #[test]
+fn without_the_primary_the_replicas_its_peers_report_are_still_drawn() {
+    let mut snapshot: Value = serde_json::from_str(BROKEN).expect("json");
+    let sql1 = &mut snapshot["instances"][0];
+    sql1["connected"] = json!(false);
+    sql1["results"] = json!({});
+    sql1["connect_error"] = json!({"number": 18456, "message": "Login failed for user 'agdiag'."});
+    let report = report_of(&snapshot.to_string());
+    let doc = Html::parse_document(&render(&report, &HtmlOptions::default()));
+    assert_self_contained(&doc);
+    let drawn: BTreeSet<String> = select(&doc, "svg.topology g.node.replica").iter().map(|g| attr(g, "data-replica")).collect();
+    assert!(drawn.contains("SQL2") && drawn.contains("SQL3"), "{drawn:?}");
+    if let Some(sql1) = select(&doc, "svg.topology g.node.replica").into_iter().find(|g| attr(g, "data-replica") == "SQL1") {
+        assert_eq!(attr(&sql1, "data-collected"), "false");
+        assert!(text(&sql1).contains("Login failed"), "{}", text(&sql1));
+    }
+    let header = text(&select(&doc, "header.top")[0]);
+    assert!(header.contains("not collected") && header.contains("Login failed for user"), "{header}");
+}
+
+#[test]
 fn no_availability_group_still_gives_a_page() {
     let snapshot = json!({"format": "agdiag.snapshot/1", "instances": [{"target": "sql9", "connected": false, "connect_error": {"message": "login failed"}}]});
     let report = report_of(&snapshot.to_string());
