@@ -106,7 +106,7 @@ pub const SCRIPT: &str = r#"(function () {
   }
   var closed = [];
   window.addEventListener('beforeprint', function () {
-    var all = document.querySelectorAll('details:not([open])');
+    var all = document.querySelectorAll('details:not([open]):not(.evidence)');
     for (var i = 0; i < all.length; i++) { all[i].open = true; closed.push(all[i]); }
   });
   window.addEventListener('afterprint', function () {
@@ -196,12 +196,19 @@ footer { margin-top: 40px; color: var(--muted); font-size: 13px; }
   body { background: #fff; font-size: 11pt; }
   main { max-width: none; padding: 0; }
   #filters, #copy-fix-script, nav.toc { display: none !important; }
-  article.finding, .figure, header.top { break-inside: avoid; border-color: #999; }
+  .figure, header.top { break-inside: avoid; }
+  article.finding, .figure, header.top { border-color: #999; }
+  .finding-head, .step-meta { break-after: avoid; }
+  pre { break-inside: avoid; }
   article.finding { display: block !important; }
   section.area { display: block !important; }
   pre { background: #fff; color: #000; border: 1px solid #999; }
-  details::details-content { content-visibility: visible; display: contents; }
-  h2 { break-after: avoid; }
+  /* Printed: every section open except the evidence tables (they stay in the file). */
+  details:not(.evidence)::details-content { content-visibility: visible; display: contents; }
+  h2, h3 { break-after: avoid; }
+  .scroll { overflow: visible !important; }
+  table { font-size: 8.5pt; }
+  th, td { word-break: break-word; }
 }
 "#;
 
