@@ -10,7 +10,7 @@
 //! Every server-supplied string is escaped by [`escape`]; the page depends only on the report, so
 //! the same snapshot gives the same bytes apart from `generated_at`.
 
-pub mod escape;
+mod escape;
 mod svg;
 
 use std::fmt::Write;
@@ -536,7 +536,9 @@ fn findings_section(page: &mut String, report: &Report) {
     }
     page.push_str("<input type=\"search\" id=\"filter-text\" placeholder=\"Filter by text (replica, check, error number…)\" aria-label=\"Filter findings by text\"></div>\n");
     // Areas in order of their worst finding, then catalog order; findings keep report order.
-    let mut areas: Vec<(Severity, crate::findings::Category, Vec<(usize, &Finding)>)> = Vec::new();
+    // (worst severity, area, its findings with their index in the report)
+    type Area<'r> = (Severity, crate::findings::Category, Vec<(usize, &'r Finding)>);
+    let mut areas: Vec<Area<'_>> = Vec::new();
     for (i, f) in report.findings.iter().enumerate() {
         match areas.iter_mut().find(|(_, c, _)| *c == f.category) {
             Some((worst, _, list)) => {

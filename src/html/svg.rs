@@ -291,8 +291,23 @@ fn node_height(lines: usize) -> i64 {
     34 + lines as i64 * LINE + 10
 }
 
-/// Draws one node: a titled box with lines of text. `attrs` are extra (escaped) attributes.
-fn node(out: &mut String, class: &str, attrs: &str, x: i64, y: i64, w: i64, title: &str, badge: Option<(&str, &str)>, lines: &[TextLine], dashed: bool, tooltip: &str) -> i64 {
+/// What a node shows; where it goes is given separately.
+struct Node<'a> {
+    class: &'a str,
+    /// Extra attributes, already escaped (` data-replica="…"`).
+    attrs: &'a str,
+    title: &'a str,
+    /// Text and colour of the pill at the top right.
+    badge: Option<(&'a str, &'a str)>,
+    lines: &'a [TextLine],
+    /// Dashed and grey: not collected, or not usable.
+    dashed: bool,
+    tooltip: &'a str,
+}
+
+/// Draws one node at (x, y), `w` wide: a titled box with lines of text. Returns its height.
+fn node(out: &mut String, (x, y, w): (i64, i64, i64), n: &Node<'_>) -> i64 {
+    let Node { class, attrs, title, badge, lines, dashed, tooltip } = *n;
     let h = node_height(lines.len());
     let _ = write!(out, "<g class=\"node {class}\"{attrs}><title>{}</title>", untrusted(tooltip));
     let dash = if dashed { " stroke-dasharray=\"7 5\"" } else { "" };
@@ -433,7 +448,7 @@ pub(super) fn topology(snapshot: &Snapshot, ag: &AgView<'_>, index: usize) -> St
         }
         let attrs = format!(" data-listener=\"{}\"", untrusted(&l.name));
         let tooltip = format!("Listener {}", l.name);
-        let h = node(&mut body, "listener", &attrs, LEFT_X, y, BOX_W, &l.name, Some(("LISTENER", "#7c3aed")), &lines, false, &tooltip);
+        let h = node(&mut body, (LEFT_X, y, BOX_W), &Node { class: "listener", attrs: &attrs, title: &l.name, badge: Some(("LISTENER", "#7c3aed")), lines: &lines, dashed: false, tooltip: &tooltip });
         listener_boxes.push((y, h, l));
         y += h + 80;
     }
@@ -449,7 +464,7 @@ pub(super) fn topology(snapshot: &Snapshot, ag: &AgView<'_>, index: usize) -> St
         left_bottom = y + h + 20;
     } else {
         let lines = vec![line("no instance reported the primary", Tone::Muted)];
-        let h = node(&mut body, "placeholder", "", LEFT_X, y, BOX_W, "Primary unknown", None, &lines, true, "Primary unknown");
+        let h = node(&mut body, (LEFT_X, y, BOX_W), &Node { class: "placeholder", attrs: "", title: "Primary unknown", badge: None, lines: &lines, dashed: true, tooltip: "Primary unknown" });
         left_bottom = left_bottom.max(y + h + 20);
     }
 
@@ -513,7 +528,9 @@ fn draw_replica(out: &mut String, f: &ReplicaFacts, x: i64, y: i64) -> i64 {
     );
     let tooltip = format!("Replica {} ({})", f.name, f.role);
     let badge_text = if !f.collected && f.role == "UNKNOWN" { "NOT COLLECTED".to_string() } else { f.role.clone() };
-    node(out, "replica", &attrs, x, y, BOX_W, &f.name, Some((&shown_cut(&badge_text, 14), role_colour(f))), &lines, !f.collected, &tooltip)
+    let badge = shown_cut(&badge_text, 14);
+    let n = Node { class: "replica", attrs: &attrs, title: &f.name, badge: Some((&badge, role_colour(f))), lines: &lines, dashed: !f.collected, tooltip: &tooltip };
+    node(out, (x, y, BOX_W), &n)
 }
 
 /// The primary's connection to one secondary, coloured by `connected_state_desc`, labelled with
@@ -579,8 +596,7 @@ pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> 
     let mut heights: Vec<i64> = Vec::new();
 
     let mut columns_bottom = 0;
-    // (set, x, y, height, usable, failed probes, replica) of every target node.
-    let mut target_boxes: Vec<(usize, i64, i64, i64, bool, Vec<String>, String)> = Vec::new();
+    let mut target_boxes: Vec<TargetBox> = Vec::new();
     for (s, set) in path.sets.iter().enumerate() {
         let x = 20 + SRC_W + 50 + s as i64 * COL_W;
         let mut y = 44;
@@ -602,8 +618,8 @@ pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> 
             }
             let attrs = format!(" data-replica=\"{}\" data-usable=\"{}\"", untrusted(&t.replica), t.usable);
             let tooltip = format!("{}: {}", t.replica, t.reason.as_deref().unwrap_or("usable"));
-            let h = node(&mut body, "routing-target", &attrs, x, y, NODE_W, &t.replica, None, &lines, !t.usable, &tooltip);
-            target_boxes.push((s, x, y, h, t.usable, failed, t.replica.clone()));
+            let h = node(&mut body, (x, y, NODE_W), &Node { class: "routing-target", attrs: &attrs, title: &t.replica, badge: None, lines: &lines, dashed: !t.usable, tooltip: &tooltip });
+            target_boxes.push(TargetBox { set: s, x, y, h, usable: t.usable, failed, replica: t.replica.clone() });
             y += h + 24;
         }
         let _ = write!(
@@ -626,14 +642,16 @@ pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> 
     let src_y = 44.max((columns_bottom.max(44 + src_h) - src_h) / 2).min(44 + 40);
     let attrs = format!(" data-when-primary=\"{}\"", untrusted(&path.when_primary));
     let title = format!("{} primary", path.when_primary);
-    node(&mut body, "routing-source", &attrs, 20, src_y, SRC_W, &title, None, &src_lines, false, &format!("When {} is primary", path.when_primary));
+    let tooltip = format!("When {} is primary", path.when_primary);
+    let source = Node { class: "routing-source", attrs: &attrs, title: &title, badge: None, lines: &src_lines, dashed: false, tooltip: &tooltip };
+    node(&mut body, (20, src_y, SRC_W), &source);
     let from = (20 + SRC_W, src_y + src_h / 2);
-    for (set, x, y, h, usable, failed, replica) in &target_boxes {
+    for TargetBox { set, x, y, h, usable, failed, replica } in &target_boxes {
         let to = (*x - 3, y + h / 2);
         // The first set is tried first; a later set only when no target of the one before it can
         // take the connection, so its arrows start from the previous column.
-        let from = match target_boxes.iter().find(|b| b.0 + 1 == *set) {
-            Some(prev) => (prev.1 + NODE_W, prev.2 + prev.3 / 2),
+        let from = match target_boxes.iter().find(|b| b.set + 1 == *set) {
+            Some(prev) => (prev.x + NODE_W, prev.y + prev.h / 2),
             None => from,
         };
         let (colour, marker, dash) = if *usable { (OK, "ok", "") } else { (BAD, "bad", " stroke-dasharray=\"7 5\"") };
@@ -675,7 +693,9 @@ pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> 
         (l, true)
     };
     let attrs = format!(" data-lands-on=\"{}\"", untrusted(&landing.join(",")));
-    let h = node(&mut body, "routing-result", &attrs, x, 44, NODE_W - 20, "Lands on", Some((if ok { "OK" } else { "PRIMARY" }, if ok { OK } else { BAD })), &lines, false, "Where ReadOnly connections land");
+    let badge = if ok { ("OK", OK) } else { ("PRIMARY", BAD) };
+    let result = Node { class: "routing-result", attrs: &attrs, title: "Lands on", badge: Some(badge), lines: &lines, dashed: false, tooltip: "Where ReadOnly connections land" };
+    let h = node(&mut body, (x, 44, NODE_W - 20), &result);
     let _ = write!(body, "<text x=\"{x}\" y=\"28\" class=\"column-title\">result</text>");
     let height = columns_bottom.max(44 + h + 20).max(src_y + src_h + 20);
     let width = x + NODE_W;
@@ -693,6 +713,17 @@ pub(super) fn routing(snapshot: &Snapshot, path: &RoutingPath, index: usize) -> 
     out.push_str(&body);
     out.push_str("</svg>");
     out
+}
+
+/// A routing target as drawn: its set, box, whether it can take the connection, failed probes.
+struct TargetBox {
+    set: usize,
+    x: i64,
+    y: i64,
+    h: i64,
+    usable: bool,
+    failed: Vec<String>,
+    replica: String,
 }
 
 fn ordinal(n: usize) -> String {
