@@ -97,6 +97,12 @@ char *agdiag_report_timeline_json(const struct AgdiagReport *report);
 // Free with `agdiag_string_free`.
 char *agdiag_report_fix_script(const struct AgdiagReport *report, const char *options_json);
 
+// The report as one self-contained HTML page (inline CSS and SVG, nothing fetched, readable
+// without JavaScript). `options_json` may be NULL, or `{"title": "...", "timeline": [{"at":
+// "...", "instance": "SQL1", "severity": "error", "text": "..."}]}`. Free with
+// `agdiag_string_free`.
+char *agdiag_report_html(const struct AgdiagReport *report, const char *options_json);
+
 // The snapshot the report was made from, as JSON. Free with `agdiag_string_free`.
 char *agdiag_report_snapshot_json(const struct AgdiagReport *report);
 

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod ffi;
 pub mod findings;
 pub mod fix;
+pub mod html;
 pub mod report;
 pub mod routing_simulation;
 pub mod snapshot;

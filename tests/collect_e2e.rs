@@ -133,13 +133,21 @@ fn cli_collect_writes_the_snapshot_and_check_analyzes_it() {
     let script = dir.join("fix.sql");
     let mut args = vec!["check".to_string()];
     args.extend(connect_args(&ag));
+    let html = dir.join("report.html");
     args.extend(["--format".into(), "json".into(), "--fix-script".into(), script.to_str().unwrap().into()]);
+    args.extend(["--html".into(), html.to_str().unwrap().into()]);
     let o = agdiag_cli(&args);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("findings JSON");
     assert_eq!(doc["format"], "agdiag.findings/1");
     let script_text = std::fs::read_to_string(&script).unwrap();
-    for text in [String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string(), script_text] {
+    // `check --html` draws what it collected: every replica, every connection.
+    let page = std::fs::read_to_string(&html).expect("check --html writes the page");
+    for replica in ["SQL1", "SQL2", "SQL3"] {
+        assert!(page.contains(&format!("data-replica=\"{replica}\"")), "{replica} is drawn");
+    }
+    assert!(page.contains("data-state=\"CONNECTED\""));
+    for text in [String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string(), script_text, page] {
         assert!(!text.contains(SENTINEL));
     }
     std::fs::remove_dir_all(dir).unwrap();

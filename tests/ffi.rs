@@ -116,6 +116,26 @@ fn eight_threads_share_one_report_and_keep_their_own_errors() {
 }
 
 #[test]
+fn report_html_is_a_page_with_options_null_checks_and_utf8_checks() {
+    let json = CString::new(HEALTHY).unwrap();
+    let report = agdiag_analyze(json.as_ptr(), ptr::null());
+    let page = take(agdiag_report_html(report, ptr::null()));
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg class=\"topology\""), "{}", &page[..200]);
+    assert!(last_error().is_none());
+    let titled = CString::new(r#"{"title": "Ticket <42>"}"#).unwrap();
+    assert!(take(agdiag_report_html(report, titled.as_ptr())).contains("<title>Ticket &lt;42&gt;</title>"));
+    let typo = CString::new(r#"{"titel": "x"}"#).unwrap();
+    assert!(agdiag_report_html(report, typo.as_ptr()).is_null());
+    assert!(last_error().unwrap().contains("HTML options"), "{:?}", last_error());
+    let bad = b"{\"title\": \"\xff\"}\0";
+    assert!(agdiag_report_html(report, bad.as_ptr().cast()).is_null());
+    assert!(last_error().unwrap().contains("options_json is not valid UTF-8"), "{:?}", last_error());
+    assert!(agdiag_report_html(ptr::null(), ptr::null()).is_null());
+    assert_eq!(last_error().as_deref(), Some("report is NULL"));
+    unsafe { agdiag_report_free(report) };
+}
+
+#[test]
 fn fix_script_options_are_validated() {
     let json = CString::new(HEALTHY).unwrap();
     let report = agdiag_analyze(json.as_ptr(), ptr::null());

@@ -109,6 +109,14 @@ namespace AgDiag
                 delegate(IntPtr h) { return Native.Bind<Native.HandleStrFn>("agdiag_report_fix_script")(h, options); });
         }
 
+        /// <summary>The report as one self-contained HTML page; options may be null or {"title": "..."}.</summary>
+        public string Html(string optionsJson)
+        {
+            byte[] options = Native.Utf8(optionsJson, "optionsJson");
+            return Native.WithHandle(handle, "agdiag_report_html",
+                delegate(IntPtr h) { return Native.Bind<Native.HandleStrFn>("agdiag_report_html")(h, options); });
+        }
+
         /// <summary>The snapshot this report was made from, as JSON.</summary>
         public string SnapshotJson()
         {

@@ -27,6 +27,10 @@ pub struct ReportArgs {
     /// Also write the SQLCMD fix script to this file (`-` for stdout, after the findings).
     #[arg(long, value_name = "FILE")]
     pub fix_script: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (topology drawn, findings, fix
+    /// script) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Run only these checks (ids, categories or `endpoint.*`); repeatable or comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub checks: Vec<String>,
@@ -69,6 +73,9 @@ pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
 /// with `agdiag check`.
 pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Error> {
     let (format, fix_script, fail_on) = (options.format, options.fix_script.as_ref(), options.fail_on);
+    if let Some(path) = &options.html {
+        write_html(report, path)?;
+    }
     let mut out = std::io::stdout().lock();
     let body = match format {
         Format::Json => report.findings_json() + "\n",
@@ -100,6 +107,13 @@ pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Err
             }
         }
     }
+    // Not after a script written to stdout: that output must stay a runnable script.
+    if let Some(path) = &options.html
+        && format == Format::Table
+        && fix_script.is_none_or(|p| p.as_os_str() != "-")
+    {
+        write_stdout(&mut out, &format!("HTML report written to {}.\n", path.display()))?;
+    }
     let threshold = match fail_on {
         FailOn::Error => Some(Severity::Error),
         FailOn::Warning => Some(Severity::Warning),
@@ -121,6 +135,15 @@ pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Err
         _ => false,
     };
     Ok(if failing { Exit::Findings } else { Exit::Clean })
+}
+
+/// Writes the HTML report. Stdout is for the findings, so `-` is refused rather than mixed in.
+fn write_html(report: &agdiag::Report, path: &Path) -> Result<(), Error> {
+    if path.as_os_str() == "-" {
+        return Err(Error::invalid_argument("--html needs a file name (stdout carries the findings)"));
+    }
+    let page = agdiag::html::render(report, &agdiag::html::HtmlOptions::default());
+    std::fs::write(path, page).map_err(|e| Error::invalid_argument(format!("cannot write HTML report {}: {e}", path.display())))
 }
 
 /// Writes to stdout; a closed pipe (`agdiag analyze … | head`) is not an error.

@@ -21,6 +21,6 @@ pub use job::{
 };
 pub use report::{
     agdiag_analyze, agdiag_check_connection_string, agdiag_report_findings_json, agdiag_report_fix_script,
-    agdiag_report_free, agdiag_report_snapshot_json, agdiag_report_timeline_json, AgdiagReport,
+    agdiag_report_free, agdiag_report_html, agdiag_report_snapshot_json, agdiag_report_timeline_json, AgdiagReport,
 };
 pub use strings::agdiag_string_free;

@@ -71,6 +71,19 @@ pub extern "C" fn agdiag_report_fix_script(report: *const AgdiagReport, options_
     })
 }
 
+/// The report as one self-contained HTML page (inline CSS and SVG, nothing fetched, readable
+/// without JavaScript). `options_json` may be NULL, or `{"title": "...", "timeline": [{"at":
+/// "...", "instance": "SQL1", "severity": "error", "text": "..."}]}`. Free with
+/// `agdiag_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn agdiag_report_html(report: *const AgdiagReport, options_json: *const c_char) -> *mut c_char {
+    boundary(ptr::null_mut(), || {
+        let report = report_ref(report, "report")?;
+        let options = crate::html::HtmlOptions::from_json(optional(options_json, "options_json")?)?;
+        to_c(crate::html::render(report, &options))
+    })
+}
+
 /// The snapshot the report was made from, as JSON. Free with `agdiag_string_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn agdiag_report_snapshot_json(report: *const AgdiagReport) -> *mut c_char {

@@ -33,7 +33,7 @@ static char *read_file(const char *dir, const char *name) {
 static void analyze_example(const char *dir, const char *name, int expect_errors) {
     char *json = read_file(dir, name);
     AgdiagReport *report = NULL;
-    char *findings = NULL, *script = NULL, *subset = NULL, *snapshot = NULL, *conn = NULL;
+    char *findings = NULL, *script = NULL, *subset = NULL, *snapshot = NULL, *conn = NULL, *html = NULL;
     CHECK(json != NULL, name);
     if (!json) goto cleanup;
 
@@ -60,7 +60,13 @@ static void analyze_example(const char *dir, const char *name, int expect_errors
     conn = agdiag_check_connection_string("Server=tcp:AG1-LISTENER,1433;Database=SalesDB;ApplicationIntent=ReadOnly;MultiSubnetFailover=True", report);
     CHECK(conn && conn[0] == '[', "connection string check returns a JSON array");
 
+    html = agdiag_report_html(report, "{\"title\": \"AG1 <ticket>\"}");
+    CHECK(html && strncmp(html, "<!DOCTYPE html>", 15) == 0, "HTML report is a page");
+    CHECK(html && strstr(html, "<title>AG1 &lt;ticket&gt;</title>") != NULL, "HTML title is escaped");
+    CHECK(html && strstr(html, "data-replica=\"SQL3\"") != NULL, "HTML draws every replica");
+
 cleanup:
+    agdiag_string_free(html);
     agdiag_string_free(conn);
     agdiag_string_free(snapshot);
     agdiag_string_free(subset);
@@ -130,6 +136,9 @@ static void error_paths(void) {
     s = agdiag_report_timeline_json(NULL);
     err = agdiag_last_error();
     CHECK(s == NULL && err && strstr(err, "report is NULL"), "NULL report for the timeline is rejected");
+    s = agdiag_report_html(NULL, NULL);
+    err = agdiag_last_error();
+    CHECK(s == NULL && err && strstr(err, "report is NULL"), "NULL report for the HTML is rejected");
 
     s = agdiag_explain_error_json(1418);
     CHECK(s != NULL || agdiag_last_error() != NULL, "explain answers or says why");

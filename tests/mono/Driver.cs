@@ -58,6 +58,7 @@ public static class Driver
         Case("analyze broken example: findings and fix script", AnalyzeBroken);
         Case("fix script for selected findings only", FixScriptSelection);
         Case("timeline of the failover example", TimelineFailover);
+        Case("HTML report: a page with every replica, options checked", HtmlReport);
         Case("invalid JSON -> exception with last error", InvalidJson);
         Case("wrong format -> exception", WrongFormat);
         Case("NUL in input is refused before the call", NulInInput);
@@ -244,6 +245,21 @@ public static class Driver
             Assert(one.IndexOf("@SQL2/", StringComparison.Ordinal) < 0, "other findings left out");
             AgDiagException e = Throws<AgDiagException>(delegate { report.FixScript("{\"findings\": 3}"); });
             Contains(e.Message, "fix script options");
+        }
+    }
+
+    private static void HtmlReport()
+    {
+        using (Report report = Native.Analyze(Read("broken-3-replica.json"), Pinned))
+        {
+            string page = report.Html(null);
+            Assert(page.StartsWith("<!DOCTYPE html>", StringComparison.Ordinal), "starts as an HTML5 page");
+            Contains(page, "data-replica=\"SQL3\"");
+            Contains(page, "data-finding-id=\"endpoint.port_mismatch@SQL3/Hadr_endpoint\"");
+            Assert(page == report.Html(null), "same report -> same page bytes");
+            Contains(report.Html("{\"title\": \"Ticket \u00e9 <1>\"}"), "<title>Ticket \u00e9 &lt;1&gt;</title>");
+            AgDiagException e = Throws<AgDiagException>(delegate { report.Html("{\"titel\": 1}"); });
+            Contains(e.Message, "HTML options");
         }
     }
 

@@ -143,6 +143,20 @@ Describe 'Fix scripts' {
     }
 }
 
+Describe 'HTML report' {
+    It 'writes the page next to the findings, and honors -WhatIf' {
+        $path = Join-Path -Path $TestDrive -ChildPath 'ag1.html'
+        $found = @(Invoke-AgDiagnostic -SnapshotPath $broken -HtmlPath $path)
+        $found.Count | Should -Be $findings.Count
+        $page = [System.IO.File]::ReadAllText($path)
+        $page | Should -Match '^<!DOCTYPE html>'
+        $page | Should -Match 'data-replica="SQL3"'
+        $whatIf = Join-Path -Path $TestDrive -ChildPath 'whatif.html'
+        Invoke-AgDiagnostic -SnapshotPath $broken -HtmlPath $whatIf -WhatIf | Out-Null
+        Test-Path -LiteralPath $whatIf | Should -BeFalse
+    }
+}
+
 Describe 'Other commands' {
     It 'Get-AgCheck lists the catalog' {
         $checks = @(Get-AgCheck)

@@ -48,6 +48,12 @@ function Invoke-AgDiagnostic {
     Check ids or patterns to run instead of all: an id (endpoint.not_started), a category (endpoint,
     routing), or a prefix with * (endpoint.*). Get-AgCheck lists them.
 
+    .PARAMETER HtmlPath
+    Also write the report as one self-contained HTML page to this file (UTF-8): the verdict per
+    availability group, the topology and read-only routing drawn, the findings with their evidence
+    and fixes, and the whole fix script. It opens in any browser without network access. Supports
+    -WhatIf and -Confirm. With several snapshot files the page shows the first one's report.
+
     .PARAMETER EnableException
     Throw terminating errors instead of writing non-terminating ones, for automation scripts that
     use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
@@ -63,6 +69,12 @@ function Invoke-AgDiagnostic {
     PS C:\> Invoke-AgDiagnostic -SnapshotPath .\broken-3-replica.json -Check 'endpoint.*', 'accounts'
 
     Analyzes a saved snapshot offline, running only the endpoint and accounts checks.
+
+    .EXAMPLE
+    PS C:\> Invoke-AgDiagnostic -SnapshotPath .\broken-3-replica.json -HtmlPath .\ag1.html
+
+    Returns the findings and also writes them, with the topology drawn, to ag1.html to attach to a
+    ticket.
 
     .EXAMPLE
     PS C:\> Invoke-AgDiagnostic -SqlInstance sql1 | Where-Object Severity -eq 'error' | New-AgFixScript -Path .\fix.sql
@@ -81,7 +93,7 @@ function Invoke-AgDiagnostic {
     .LINK
     New-AgFixScript
     #>
-    [CmdletBinding(DefaultParameterSetName = 'Live')]
+    [CmdletBinding(DefaultParameterSetName = 'Live', SupportsShouldProcess = $true)]
     [OutputType('AgDiag.Finding')]
     param(
         [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
@@ -113,6 +125,9 @@ function Invoke-AgDiagnostic {
         [SupportsWildcards()]
         [string[]]$Check,
 
+        [ValidateNotNullOrEmpty()]
+        [string]$HtmlPath,
+
         [switch]$EnableException
     )
 
@@ -128,6 +143,23 @@ function Invoke-AgDiagnostic {
     }
 
     end {
+        # Decide about the HTML file before any work (as New-AgFixScript does): -WhatIf and a
+        # declined -Confirm collect nothing.
+        $htmlTarget = $null
+        if ($HtmlPath) {
+            try {
+                $htmlTarget = $PSCmdlet.GetUnresolvedProviderPathFromPSPath($HtmlPath)
+            }
+            catch {
+                Write-AgFailure -Cmdlet $PSCmdlet -Message ("Cannot write the HTML report to {0}: {1}" -f $HtmlPath, $_.Exception.GetBaseException().Message) `
+                    -ErrorId 'AgDiag.InvalidPath' -Category InvalidArgument -Target $HtmlPath -ErrorRecord $_ -EnableException:$EnableException
+                return
+            }
+            if (-not $PSCmdlet.ShouldProcess($htmlTarget, 'Write AgDiag HTML report')) {
+                return
+            }
+        }
+
         $source = @{
             Cmdlet                 = $PSCmdlet
             SqlInstance            = $instances.ToArray()
@@ -139,8 +171,23 @@ function Invoke-AgDiagnostic {
             Check                  = $Check
             EnableException        = $EnableException
         }
-        foreach ($report in @(Get-AgReport @source)) {
+        $reports = @(Get-AgReport @source)
+        foreach ($report in $reports) {
             ConvertTo-AgFinding -Report $report
+        }
+        if (-not $htmlTarget -or $reports.Count -eq 0) {
+            return
+        }
+        if ($reports.Count -gt 1) {
+            Write-Warning -Message ("{0} reports (one per snapshot file): {1} shows the first, {2}." -f $reports.Count, $htmlTarget, $reports[0].Source)
+        }
+        try {
+            [System.IO.File]::WriteAllText($htmlTarget, $reports[0].Html($null), (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+            Write-Verbose -Message ("HTML report written to {0}" -f $htmlTarget)
+        }
+        catch {
+            Write-AgFailure -Cmdlet $PSCmdlet -Message ("Cannot write the HTML report to {0}: {1}" -f $htmlTarget, $_.Exception.GetBaseException().Message) `
+                -ErrorId 'AgDiag.WriteFailed' -Category WriteError -Target $htmlTarget -ErrorRecord $_ -EnableException:$EnableException
         }
     }
 }
