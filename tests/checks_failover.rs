@@ -78,7 +78,7 @@ fn a_localized_system_login_is_found_by_its_sid() {
 #[test]
 fn only_wsfc_groups_and_snapshots_with_server_level_rows_are_judged() {
     let mut none = healthy();
-    remove_where(&mut none, "SQL2", "server_permissions", |r| is_system(r));
+    remove_where(&mut none, "SQL2", "server_permissions", is_system);
     set_everywhere(&mut none, "availability_groups", |_| true, "cluster_type_desc", json!("none"));
     assert_none(&run(none), "failover.system_account");
 
