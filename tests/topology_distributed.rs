@@ -32,15 +32,6 @@ fn set_listener_url(snap: &mut Snapshot, hosts: &[&str], url: &str) {
 }
 
 /// Every error and warning of the full analysis, for a readable failure.
-fn disputable(report: &agdiag::Report) -> Vec<String> {
-    report
-        .findings
-        .iter()
-        .filter(|f| f.severity != Severity::Info)
-        .map(|f| format!("{} {}: {}", f.severity.as_str(), f.id, f.message))
-        .collect()
-}
-
 #[test]
 fn the_healthy_distributed_ag_gives_no_error_and_no_warning() {
     let report = run(healthy_dag());

@@ -26,15 +26,6 @@ fn load(text: &str) -> Snapshot {
     Snapshot::from_json(text).expect("fixture parses")
 }
 
-fn disputable(report: &Report) -> Vec<String> {
-    report
-        .findings
-        .iter()
-        .filter(|f| f.severity != Severity::Info)
-        .map(|f| format!("{} {}: {}", f.severity.as_str(), f.id, f.message))
-        .collect()
-}
-
 fn assert_no_error_or_warning(report: &Report) {
     assert!(disputable(report).is_empty(), "{:#?}", disputable(report));
 }

@@ -163,6 +163,14 @@ impl Pair<'_> {
     pub(crate) fn subject(&self) -> String {
         format!("{} -> {} ({})", self.b_name, self.a_name, self.ag)
     }
+
+    /// Why a pair whose endpoints both accept both kinds of authentication is not judged.
+    pub(crate) fn either_auth_reason(&self) -> String {
+        format!(
+            "both {} and {} accept certificate and Windows authentication; which one the handshake uses cannot be told from the catalog",
+            self.b_name, self.a_name
+        )
+    }
 }
 
 /// Every (receiving replica, partner) of every AG; shared with the certificate checks.
@@ -407,13 +415,7 @@ fn login_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<LoginCase<'s>> 
                 continue;
             }
             PairAuth::Either => {
-                run.skip(
-                    &pair.subject(),
-                    format!(
-                        "both {} and {} accept certificate and Windows authentication; which one the handshake uses cannot be told from the catalog",
-                        pair.b_name, pair.a_name
-                    ),
-                );
+                run.skip(&pair.subject(), pair.either_auth_reason());
                 continue;
             }
         }

@@ -247,13 +247,7 @@ fn cert_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<CertCase<'s>> {
                 continue;
             }
             PairAuth::Either => {
-                run.skip(
-                    &pair.subject(),
-                    format!(
-                        "both {} and {} accept certificate and Windows authentication; which one the handshake uses cannot be told from the catalog",
-                        pair.b_name, pair.a_name
-                    ),
-                );
+                run.skip(&pair.subject(), pair.either_auth_reason());
                 continue;
             }
         }

@@ -17,6 +17,16 @@ pub fn healthy() -> Snapshot {
     Snapshot::from_json(HEALTHY).expect("healthy example parses")
 }
 
+/// The error and warning findings, one line each: what a healthy topology must not have.
+pub fn disputable(report: &Report) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| format!("{} {}: {}", f.severity.as_str(), f.id, f.message))
+        .collect()
+}
+
 pub fn run(snapshot: Snapshot) -> Report {
     analyze(snapshot, &AnalyzeOptions { generated_at: Some("2026-11-22T10:20:00Z".into()), ..Default::default() })
 }
