@@ -57,7 +57,7 @@ pub const CHECKS: &[Check] = &[
             id: "seeding.stalled",
             category: Category::Seeding,
             title: "Automatic seeding is not progressing",
-            description: "One snapshot is one sample, so \"not moving\" is read from the documented columns against collected_at. sys.dm_hadr_physical_seeding_stats: a running transfer (end_time_utc NULL, no failure_code) that started more than 30 minutes before the snapshot and has transferred nothing, or whose transfer_rate_bytes_per_second is 0 with bytes still to send, or whose estimate_time_complete_utc passed more than 30 minutes before the snapshot. sys.dm_hadr_automatic_seeding: an attempt with no completion_time that is neither COMPLETED nor FAILED, started more than a day before the snapshot (start_time is local time) and has no running transfer on that instance: the database is left in the seeding state. Meanwhile the primary's log cannot be truncated for that database and the secondary has no copy.",
+            description: "One snapshot is one sample, so \"not moving\" is read from the documented columns against collected_at. sys.dm_hadr_physical_seeding_stats: a running transfer (end_time_utc NULL, no failure_code) that started more than 30 minutes before the snapshot and has transferred nothing, or whose transfer_rate_bytes_per_second is 0 with bytes still to send, or whose estimate_time_complete_utc passed more than 30 minutes before the snapshot. sys.dm_hadr_automatic_seeding: an attempt with no completion_time that is neither COMPLETED nor FAILED (PENDING, CHECK_IF_SEEDING_NEEDED, LIMIT_CONCURRENT_BACKUPS, SEEDING, CATCHUP ...), started more than a day before the snapshot (start_time is local time) and has no running transfer on that instance: the database is left in the seeding state. Meanwhile the primary's log cannot be truncated for that database and the secondary has no copy.",
             needs: &[keys::DM_HADR_PHYSICAL_SEEDING_STATS, keys::DM_HADR_AUTOMATIC_SEEDING],
             related_errors: &[],
             seed: SEED,
@@ -206,8 +206,8 @@ fn failed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         }
     }
     for ((ag_id, db_id, target_id), attempts) in latest {
-        // The newest attempt any replica recorded decides.
-        let Some(newest) = attempts.iter().max_by(|a, b| a.row.str("start_time").unwrap_or("").cmp(b.row.str("start_time").unwrap_or("")))
+        // The newest attempt decides; on a tie the source's (primary's) record.
+        let Some(newest) = attempts.iter().max_by_key(|a| (a.row.str("start_time").unwrap_or(""), a.row.bit("is_source") == Some(true)))
         else {
             continue;
         };
@@ -480,16 +480,15 @@ fn judge_secondary(
         .ag(ag.name)
         .replica(target)
         .message(format!(
-            "{target} is seeded automatically in {}, but its default paths (data {}, log {}) differ from the primary {}'s (data {}, log {}), and {} of {} {} in {} that {target} {}: {rule}. {}",
+            "{target} is seeded automatically in {}, but its default paths (data {}, log {}) differ from the primary {}'s (data {}, log {}), and the files of {} are in {} {} that {target} {}: {rule}. {}",
             ag.name,
             own_layout.data,
             own_layout.log,
             primary.name(),
             primary_layout.data,
             primary_layout.log,
-            if dbs.len() == 1 { "the files" } else { "files" },
             dbs.join(", "),
-            if folders.len() == 1 { "are" } else { "are in folders" },
+            if folders.len() == 1 { "folder" } else { "folders" },
             folders.join(", "),
             if impossible { "cannot have (a Windows path on Linux, or the reverse)" } else { "does not use for any database and that are not its default paths" },
             if seeding_failed {
