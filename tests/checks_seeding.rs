@@ -29,8 +29,14 @@ fn to_sql3(r: &Row) -> bool {
     r.str("ag_remote_replica_id") == Some(SQL3_ID) || r.str("ag_remote_replica_id") == Some(SQL1_ID)
 }
 
-/// The seeding of SalesDB to SQL3 failed the way `state`/`desc`/`code` say, on both sides.
+/// The seeding of SalesDB to SQL3 failed the way `state`/`desc`/`code` say, on both sides: SQL3
+/// has no SalesDB, the primary sees its replica NOT_SYNCHRONIZING.
 fn sql3_seeding_failed(snap: &mut Snapshot, state: i64, desc: &str, code: Option<i64>) {
+    remove_where(snap, "SQL3", "dm_hadr_database_replica_states", |_| true);
+    remove_where(snap, "SQL3", "master_files", |_| true);
+    let sql3 = || is_name("replica_id", SQL3_ID);
+    set_where(snap, "SQL1", "dm_hadr_database_replica_states", sql3(), "synchronization_state", json!(0));
+    set_where(snap, "SQL1", "dm_hadr_database_replica_states", sql3(), "synchronization_state_desc", json!("NOT_SYNCHRONIZING"));
     for server in ["SQL1", "SQL3"] {
         let filter = |r: &Row| to_sql3(r) && (server == "SQL3" || r.str("ag_remote_replica_id") == Some(SQL3_ID));
         set_where(snap, server, "dm_hadr_automatic_seeding", filter, "current_state", json!("FAILED"));
@@ -107,6 +113,15 @@ fn sql_errors_are_explained_by_their_code_and_side() {
     set_where(&mut snap, "SQL1", "dm_hadr_automatic_seeding", is_name("ag_remote_replica_id", SQL3_ID), "number_of_attempts", json!(5));
     let f = single(&run(snap), "seeding.failed").clone();
     assert!(f.message.contains("after 5 attempts") && f.message.contains("timed out"), "{}", f.message);
+}
+
+#[test]
+fn a_failure_whose_database_was_joined_since_is_not_reported() {
+    // Seeded manually after the failure: SQL3's SalesDB is SYNCHRONIZING, no new seeding row.
+    let mut snap = healthy();
+    set_everywhere(&mut snap, "dm_hadr_automatic_seeding", |r| to_sql3(r), "current_state", json!("FAILED"));
+    set_everywhere(&mut snap, "dm_hadr_automatic_seeding", |r| to_sql3(r), "failure_state_desc", json!("Request Denied"));
+    assert_all_pass(&run(snap), &["seeding.failed"]);
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub const CHECKS: &[Check] = &[
             id: "seeding.failed",
             category: Category::Seeding,
             title: "Automatic seeding of a database failed",
-            description: "sys.dm_hadr_automatic_seeding (history of every automatic seeding attempt, on the primary and the secondaries): the latest attempt for a database and a secondary ended with current_state FAILED. The finding names the database and the secondary and explains the documented failure_state_desc (Request Denied, Database With Name Already Exists, Transport, the time-outs, SQL Error with its error_code: 262 CREATE DATABASE denied, 1801 the database already exists, 5133 the folder does not exist ...) in a DBA's words, with what to do. A failure followed by a COMPLETED attempt is not reported. The secondary's copy of the database does not exist until seeding succeeds, so the group has no redundancy for it there. Not applicable before SQL Server 2016 (no automatic seeding: the views do not exist).",
+            description: "sys.dm_hadr_automatic_seeding (history of every automatic seeding attempt, on the primary and the secondaries): the latest attempt for a database and a secondary ended with current_state FAILED. The finding names the database and the secondary and explains the documented failure_state_desc (Request Denied, Database With Name Already Exists, Transport, the time-outs, SQL Error with its error_code: 262 CREATE DATABASE denied, 1801 the database already exists, 5133 the folder does not exist ...) in a DBA's words, with what to do. A failure followed by a COMPLETED attempt is not reported, nor one whose database has since been joined on the secondary (SYNCHRONIZING or SYNCHRONIZED, e.g. seeded manually) or whose database or replica has left the group. The secondary's copy of the database does not exist until seeding succeeds, so the group has no redundancy for it there. Not applicable before SQL Server 2016 (no automatic seeding: the views do not exist).",
             needs: &[keys::DM_HADR_AUTOMATIC_SEEDING, keys::AVAILABILITY_REPLICAS],
             related_errors: &[262, 1801, 5133],
             seed: SEED,
@@ -211,11 +211,31 @@ fn failed(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         else {
             continue;
         };
-        if !newest.row.is("current_state", "FAILED") {
+        if !newest.row.is("current_state", "FAILED") || settled(ctx, &ag_id, &db_id, &target_id) {
             continue;
         }
         report_failure(ctx, run, &ag_id, &db_id, &target_id, &attempts, newest);
     }
+}
+
+/// True when the failure no longer matters: the secondary left the group, the database left it,
+/// or the database is on the secondary now (seeded manually and joined: its state is SYNCHRONIZING
+/// or SYNCHRONIZED), which adds no new automatic seeding row.
+fn settled(ctx: &Ctx<'_>, ag_id: &str, db_id: &str, target_id: &str) -> bool {
+    let Some(ag) = ctx.topology.ag(ag_id) else { return false };
+    if ag.replica_by_id(target_id).is_none() {
+        return true;
+    }
+    let in_group = ctx.instances().flat_map(|i| i.rows_or_empty(keys::AVAILABILITY_DATABASES_CLUSTER)).any(|r| guid(r, "group_database_id").as_deref() == Some(db_id));
+    let known = ctx.instances().any(|i| i.rows(keys::AVAILABILITY_DATABASES_CLUSTER).is_ok());
+    if known && !in_group {
+        return true;
+    }
+    ctx.instances().flat_map(|i| i.rows_or_empty(keys::DM_HADR_DATABASE_REPLICA_STATES)).any(|r| {
+        guid(r, "replica_id").as_deref() == Some(target_id)
+            && guid(r, "group_database_id").as_deref() == Some(db_id)
+            && (r.is("synchronization_state_desc", "SYNCHRONIZED") || r.is("synchronization_state_desc", "SYNCHRONIZING"))
+    })
 }
 
 fn report_failure(ctx: &Ctx<'_>, run: &mut CheckRun<'_>, ag_id: &str, db_id: &str, target_id: &str, attempts: &[Attempt<'_>], newest: &Attempt<'_>) {
@@ -355,7 +375,8 @@ fn path_mismatch(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         let automatic: Vec<&ReplicaView<'_>> = ag
             .replicas
             .iter()
-            .filter(|r| Some(r.server_name) != ag.primary.as_deref() && !domains::is_configuration_only(r.row) && is_automatic(r))
+            .filter(|r| !ag.primary.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(r.server_name)))
+            .filter(|r| !domains::is_configuration_only(r.row) && is_automatic(r))
             .collect();
         if automatic.is_empty() {
             // Manual seeding only (or before SQL Server 2016): restores choose their own paths.
@@ -363,7 +384,7 @@ fn path_mismatch(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             continue;
         }
         let Some(primary) = ag.primary_replica().and_then(|p| p.instance).map(|i| &ctx.snapshot.instances[i]) else {
-            run.skip(ag.name, "the primary replica was not collected: its database files are unknown");
+            run.skip(ag.name, "the primary replica is unknown or was not collected: its database files are unknown");
             continue;
         };
         let Some(primary_layout) = layout(primary) else {
