@@ -119,8 +119,8 @@ fn sql_errors_are_explained_by_their_code_and_side() {
 fn a_failure_whose_database_was_joined_since_is_not_reported() {
     // Seeded manually after the failure: SQL3's SalesDB is SYNCHRONIZING, no new seeding row.
     let mut snap = healthy();
-    set_everywhere(&mut snap, "dm_hadr_automatic_seeding", |r| to_sql3(r), "current_state", json!("FAILED"));
-    set_everywhere(&mut snap, "dm_hadr_automatic_seeding", |r| to_sql3(r), "failure_state_desc", json!("Request Denied"));
+    set_everywhere(&mut snap, "dm_hadr_automatic_seeding", to_sql3, "current_state", json!("FAILED"));
+    set_everywhere(&mut snap, "dm_hadr_automatic_seeding", to_sql3, "failure_state_desc", json!("Request Denied"));
     assert_all_pass(&run(snap), &["seeding.failed"]);
 }
 
