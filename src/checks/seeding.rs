@@ -296,7 +296,7 @@ fn report_failure(ctx: &Ctx<'_>, run: &mut CheckRun<'_>, ag_id: &str, db_id: &st
             })).collect::<Vec<_>>(),
         }))
         .remediation(format!(
-            "{}. The primary retries on its own only in some cases; setting SEEDING_MODE = AUTOMATIC on the primary for {target} restarts it. Manual seeding (backup, restore WITH NORECOVERY on {target}, ALTER DATABASE ... SET HADR AVAILABILITY GROUP) always works as a fallback.",
+            "{}. Setting SEEDING_MODE = AUTOMATIC again on the primary for {target} restarts seeding. Manual seeding (backup, restore WITH NORECOVERY on {target}, ALTER DATABASE ... SET HADR AVAILABILITY GROUP) always works as a fallback.",
             capitalize(action)
         ))
         .fixes(fixes)
@@ -511,7 +511,7 @@ fn judge_secondary(
             dbs.join(", "),
             if folders.len() == 1 { "folder" } else { "folders" },
             folders.join(", "),
-            if impossible { "cannot have (a Windows path on Linux, or the reverse)" } else { "does not use for any database and that are not its default paths" },
+            if impossible { "cannot have (a Windows path on Linux, or the reverse)" } else { "does not use for its availability databases and that are not its default paths" },
             if seeding_failed {
                 "Seeding to it has already failed."
             } else {
