@@ -17,6 +17,7 @@ pub mod history;
 pub mod listener;
 pub mod network;
 pub mod routing;
+pub mod seeding;
 pub mod session;
 mod service_account;
 
@@ -140,6 +141,7 @@ pub fn catalog() -> Vec<&'static Check> {
         distributed::CHECKS,
         history::CHECKS,
         failover::CHECKS,
+        seeding::CHECKS,
     ]
     .into_iter()
     .flatten()

@@ -126,6 +126,11 @@ pub fn statement_with(key: &str, history: &History) -> Option<Cow<'static, str>>
     statement(key).map(Cow::Borrowed)
 }
 
+/// The files of the availability databases only (`replica_id` is set for a database in an AG), with
+/// the database's name: database ids differ between replicas.
+const MASTER_FILES: &str = "SELECT DB_NAME(database_id) AS database_name, * FROM sys.master_files \
+    WHERE database_id IN (SELECT database_id FROM sys.databases WHERE replica_id IS NOT NULL);";
+
 /// The statement that fills `key` (with the default history window), or `None` for a key the
 /// collector does not know.
 pub fn statement(key: &str) -> Option<&'static str> {
@@ -148,6 +153,9 @@ pub fn statement(key: &str) -> Option<&'static str> {
         keys::DM_HADR_AVAILABILITY_REPLICA_STATES => "SELECT * FROM sys.dm_hadr_availability_replica_states;",
         keys::DM_HADR_AVAILABILITY_GROUP_STATES => "SELECT * FROM sys.dm_hadr_availability_group_states;",
         keys::DM_HADR_DATABASE_REPLICA_STATES => "SELECT * FROM sys.dm_hadr_database_replica_states;",
+        keys::DM_HADR_AUTOMATIC_SEEDING => "SELECT * FROM sys.dm_hadr_automatic_seeding;",
+        keys::DM_HADR_PHYSICAL_SEEDING_STATS => "SELECT * FROM sys.dm_hadr_physical_seeding_stats;",
+        keys::MASTER_FILES => MASTER_FILES,
         keys::DM_HADR_CLUSTER => "SELECT * FROM sys.dm_hadr_cluster;",
         keys::DM_HADR_CLUSTER_MEMBERS => "SELECT * FROM sys.dm_hadr_cluster_members;",
         keys::CERTIFICATES => "SELECT * FROM master.sys.certificates;",
