@@ -82,7 +82,7 @@ fn resolution<'s>(probes: &[&'s Probe]) -> Option<Resolution<'s>> {
         return Some(Resolution { addresses, partial: false });
     }
     let used: Vec<&str> = probes.iter().filter(|p| !unresolved(p)).filter_map(|p| p.address.as_deref()).map(str::trim).collect();
-    (!used.is_empty()).then(|| Resolution { addresses: used, partial: true })
+    (!used.is_empty()).then_some(Resolution { addresses: used, partial: true })
 }
 
 /// An IPv6 link-local address is the host's own interface address, never a registered listener IP.
@@ -194,7 +194,8 @@ fn no_record(run: &mut CheckRun<'_>, l: &Listener<'_>, port: u16, probes: &[&Pro
         .instance(&target)
         .ag(l.ag.name)
         .message(format!(
-            "Listener {} of availability group {} has no DNS record: the name did not resolve ({}). {FROM_HERE}. Clients \
+            "Listener {} of availability group {} has no DNS record this machine can resolve: the name did not resolve \
+             ({}). {FROM_HERE}. Clients \
              that connect with Server={},{port} fail before they reach SQL Server.",
             l.name,
             l.ag.name,
@@ -444,11 +445,11 @@ fn ntlm(ctx: &Ctx<'_>, run: &mut CheckRun<'_>, l: &Listener<'_>, port: u16, logi
             l.name
         ))
         .evidence(evidence)
-        .remediation(format!(
+        .remediation(
             "Register the listener's SPNs on the SQL Server service account (a domain administrator: setspn -S checks for \
              duplicates first), then reconnect and check that auth_scheme is KERBEROS: \
-             SELECT auth_scheme FROM sys.dm_exec_connections WHERE session_id = @@SPID;"
-        ))
+             SELECT auth_scheme FROM sys.dm_exec_connections WHERE session_id = @@SPID;",
+        )
         .fix(FixStep::manual(
             &target,
             Phase::Prerequisite,
