@@ -113,3 +113,61 @@ fn only_listener_targets_get_a_login() {
     let probes = ag.rt.block_on(login_probe::run(&[endpoint], Arc::new(StaticResolver::new()), &request));
     assert!(probes.is_empty());
 }
+
+#[test]
+fn a_collection_logs_in_through_the_listener_and_records_what_its_name_resolved_to() {
+    // The listener's virtual IP is 127.0.0.50 (any 127.0.0.x works on Linux), served by a second
+    // server for the primary SQL1, as the cluster's VIP is served by the primary's instance.
+    let vip = "127.0.0.50";
+    let port = std::net::TcpListener::bind((vip, 0)).unwrap().local_addr().unwrap().port();
+    let mut doc = healthy_json();
+    for instance in doc["instances"].as_array_mut().unwrap() {
+        let results = &mut instance["results"];
+        for listener in results["availability_group_listeners"].as_array_mut().unwrap() {
+            listener["port"] = json!(port);
+            listener["ip_configuration_string_from_cluster"] = json!(format!("('IP Address: {vip}')"));
+        }
+        for ip in results["availability_group_listener_ip_addresses"].as_array_mut().unwrap() {
+            ip["ip_address"] = json!(vip);
+            ip["network_subnet_ip"] = json!("127.0.0.0");
+            ip["ip_subnet_mask"] = json!("255.0.0.0");
+            ip["network_subnet_prefix_length"] = json!(8);
+        }
+        if instance["results"]["server_properties"][0]["ServerName"] == "SQL1" {
+            instance["results"]["dm_exec_connections"] = json!([{
+                "session_id": 64, "connect_time": "2026-11-22T10:15:01.437", "net_transport": "TCP",
+                "protocol_type": "TSQL", "encrypt_option": "FALSE", "auth_scheme": "SQL",
+                "client_net_address": "127.0.0.1", "local_net_address": vip, "local_tcp_port": port
+            }]);
+        }
+    }
+    let scenario = Scenario::from_snapshot(&doc);
+    let ag = Ag::start(&scenario);
+    let mut listener_config = scenario.config_for("SQL1");
+    listener_config.bind = vip.parse().unwrap();
+    listener_config.port = port;
+    let listener = ag.rt.block_on(tds_server::TestServer::start(listener_config)).expect("listener VIP server");
+
+    let request = Request::from_json(&ag.request(&["SQL1"]).to_string()).unwrap();
+    let resolver = StaticResolver::new().with("AG1-LISTENER", &[vip]);
+    let report = agdiag::collect::run_with(request, Arc::new(resolver)).unwrap();
+
+    let probes: Vec<_> = report.snapshot.probes.iter().filter(|p| p.purpose == "listener").collect();
+    let by_name = probes.iter().find(|p| p.via == "name").expect("by-name probe");
+    assert_eq!(by_name.resolved, Some(vec![vip.to_string()]), "{by_name:?}");
+    let login = probes.iter().find(|p| p.via == "login").expect("login probe");
+    assert!(login.ok, "{login:?}");
+    assert_eq!(login.address.as_deref(), Some(vip));
+    let row = login.dm_exec_connections.as_ref().unwrap();
+    assert_eq!(row.str("auth_scheme"), Some("SQL"));
+    assert!(listener.batches().iter().any(|b| b.trim() == SESSION_CONNECTION));
+
+    // The same report judges it: the name's record is the listener's IP; SQL authentication
+    // cannot tell whether Windows logins get Kerberos.
+    let status = |id: &str| report.checks.iter().find(|c| c.check == id).unwrap().clone();
+    assert_eq!(status("listener.dns_records").status, agdiag::checks::CheckStatus::Pass);
+    let kerberos = status("listener.kerberos");
+    assert_eq!(kerberos.status, agdiag::checks::CheckStatus::NotEvaluated);
+    assert!(kerberos.reason.unwrap().contains("auth_scheme SQL"));
+    assert!(!report.snapshot.to_json_pretty().contains(SENTINEL));
+}
