@@ -78,6 +78,8 @@ fn every_statement_is_on_the_allowlist() {
         let sql = statement_with(keys::ALWAYSON_HEALTH, &history).expect("history statement");
         allowed(&sql).unwrap_or_else(|e| panic!("alwayson_health, {days} days: {e}"));
     }
+    // The listener login probe's one statement.
+    allowed(agdiag::collect::queries::SESSION_CONNECTION).unwrap_or_else(|e| panic!("login probe: {e}"));
     assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key;", keys::SERVER_PROPERTIES).is_err());
     assert!(marker_allowed("SELECT N'x'; DROP LOGIN x; --' AS agdiag_key;", "x").is_err());
     assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key; SELECT 1;", keys::ENDPOINTS).is_err());

@@ -15,6 +15,7 @@ pub mod hadr;
 pub mod health;
 pub mod history;
 pub mod listener;
+pub mod listener_clients;
 pub mod network;
 pub mod routing;
 pub mod seeding;
@@ -133,6 +134,7 @@ pub fn catalog() -> Vec<&'static Check> {
         endpoint_url::CHECKS,
         network::CHECKS,
         listener::CHECKS,
+        listener_clients::CHECKS,
         routing::CHECKS,
         session::CHECKS,
         health::CHECKS,

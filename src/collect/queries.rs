@@ -169,6 +169,12 @@ pub fn statement(key: &str) -> Option<&'static str> {
     })
 }
 
+/// The one statement of the listener login probe (see [`super::login_probe`]): the probe's own
+/// connection as the server sees it. `auth_scheme` is `KERBEROS`, `NTLM` or `SQL`;
+/// `local_net_address` is the address the connection arrived on (a VNN listener's IP).
+pub const SESSION_CONNECTION: &str = "SELECT session_id, connect_time, net_transport, protocol_type, encrypt_option, auth_scheme, \
+client_net_address, local_net_address, local_tcp_port FROM sys.dm_exec_connections WHERE session_id = @@SPID;";
+
 /// Every SQL text the collector can send, one per key (for the read-only guard test).
 pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     keys::ALL.iter().filter_map(|k| statement(k).map(|s| (*k, s))).collect()

@@ -14,7 +14,9 @@
 //!   so the batch continues, as on SQL Server),
 //! - error 208 "Invalid object name" when the instance's snapshot does not have the key.
 //!
-//! A part without a marker (`SELECT 1`, `select @@version`, `SET ...`) gets [`default_answer`].
+//! A part without a marker (`SELECT 1`, `select @@version`, `SET ...`) gets [`default_answer`],
+//! except the listener login probe's `sys.dm_exec_connections` statement, answered with the
+//! instance's `dm_exec_connections` rows (a key only test documents carry).
 
 use std::collections::HashMap;
 use std::io;
@@ -208,7 +210,14 @@ impl QueryError {
 }
 
 fn answer(instance: &InstanceScenario, known_columns: &HashMap<String, Vec<(String, SqlType)>>, part: &str) -> Vec<StatementResult> {
-    let Some(key) = part_key(part) else { return default_answer(part, &instance.name) };
+    let Some(key) = part_key(part) else {
+        // The listener login probe's one statement (no marker): the instance's
+        // `dm_exec_connections` rows, when the scenario document gives them.
+        if part.contains("FROM sys.dm_exec_connections WHERE session_id = @@SPID") {
+            return statement_answer(instance, known_columns, "dm_exec_connections");
+        }
+        return default_answer(part, &instance.name);
+    };
     let marker = part.lines().find_map(marker_select).map(|named| StatementResult::ResultSet {
         columns: vec![("agdiag_key".to_string(), SqlType::NVarChar)],
         rows: vec![vec![Value::from(named)]],
