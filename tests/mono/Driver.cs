@@ -48,6 +48,7 @@ public static class Driver
         // Before the real library is configured: the load errors name the file looked for.
         Case("missing library names the path", MissingLibrary);
         Case("unloadable library names the path", UnloadableLibrary);
+        Case("a package without this runtime says which and what it ships", MissingRuntimeInPackage);
         Native.Configure(library);
 
         Case("rid and default path", RidAndDefaultPath);
@@ -159,6 +160,31 @@ public static class Driver
         finally
         {
             File.Delete(bogus);
+        }
+    }
+
+    private static void MissingRuntimeInPackage()
+    {
+        // An installed package (no C# source beside it) that ships only another runtime's library.
+        string root = Path.Combine(Path.GetTempPath(), "agdiag-package-" + Process.GetCurrentProcess().Id);
+        string other = Path.Combine(Path.Combine(root, "bin"), "osx-arm64");
+        Directory.CreateDirectory(other);
+        File.WriteAllBytes(Path.Combine(other, "libagdiag.dylib"), new byte[] { 0 });
+        try
+        {
+            string path = Native.DefaultLibraryPath(root);
+            Native.Configure(path);
+            AgDiagException e = Throws<AgDiagException>(delegate { Native.Version(); });
+            Contains(e.Message, path);
+            Contains(e.Message, "for " + Native.Rid + " was not found");
+            Contains(e.Message, "osx-arm64");
+            Contains(e.Message, "Install-Module AgDiag -Force");
+            Assert(e.Message.IndexOf("build.sh", StringComparison.Ordinal) < 0, "a package user is not told to run a build script: " + e.Message);
+            Assert(!Native.IsLoaded, "nothing loaded");
+        }
+        finally
+        {
+            Directory.Delete(root, true);
         }
     }
 

@@ -54,6 +54,12 @@ function Invoke-AgDiagnostic {
     and fixes, and the whole fix script. It opens in any browser without network access. Supports
     -WhatIf and -Confirm. With several snapshot files the page shows the first one's report.
 
+    .PARAMETER Flat
+    Return AgDiag.FlatFinding objects for Export-Csv and ConvertTo-Json: the same columns, every
+    one a string, with Evidence as one "path: value" line per value, FixSteps as one
+    "target (phase): statement" line per step, RelatedErrors comma-separated, and no Report.
+    New-AgFixScript needs the findings without -Flat.
+
     .PARAMETER EnableException
     Throw terminating errors instead of writing non-terminating ones, for automation scripts that
     use try/catch. Without it, every instance or file that fails gets its own ErrorRecord and the
@@ -82,7 +88,7 @@ function Invoke-AgDiagnostic {
     Writes a fix script for the errors only.
 
     .OUTPUTS
-    AgDiag.Finding
+    AgDiag.Finding, or AgDiag.FlatFinding with -Flat
 
     .LINK
     about_AgDiag
@@ -94,7 +100,7 @@ function Invoke-AgDiagnostic {
     New-AgFixScript
     #>
     [CmdletBinding(DefaultParameterSetName = 'Live', SupportsShouldProcess = $true)]
-    [OutputType('AgDiag.Finding')]
+    [OutputType('AgDiag.Finding', 'AgDiag.FlatFinding')]
     param(
         [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [Alias('ServerInstance', 'SqlServer')]
@@ -127,6 +133,8 @@ function Invoke-AgDiagnostic {
 
         [ValidateNotNullOrEmpty()]
         [string]$HtmlPath,
+
+        [switch]$Flat,
 
         [switch]$EnableException
     )
@@ -173,7 +181,7 @@ function Invoke-AgDiagnostic {
         }
         $reports = @(Get-AgReport @source)
         foreach ($report in $reports) {
-            ConvertTo-AgFinding -Report $report
+            ConvertTo-AgFinding -Report $report -Flat:$Flat
         }
         if (-not $htmlTarget -or $reports.Count -eq 0) {
             return
