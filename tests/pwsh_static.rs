@@ -1201,3 +1201,11 @@ fn the_edition_scan_finds_each_planted_mistake_and_passes_portable_code() {
     let found = edition_problems(&Script::parse(PathBuf::from("portable.ps1"), portable.to_string()));
     assert_eq!(found, Vec::<String>::new());
 }
+
+#[test]
+fn readme_powershell_section_starts_with_install_module() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let section = readme.split("\n## PowerShell\n").nth(1).expect("README has a ## PowerShell section");
+    let first = section.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("```")).unwrap_or_default();
+    assert!(first.starts_with("Install-Module AgDiag"), "README's PowerShell section starts with {first:?}");
+}
