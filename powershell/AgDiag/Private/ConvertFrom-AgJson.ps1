@@ -16,6 +16,10 @@ function ConvertFrom-AgJson {
     )
 
     $value = ConvertFrom-Json -InputObject $Json
+    # PowerShell 7 enumerates a top-level array (one element comes back alone, none as $null).
+    if ($Json.TrimStart().StartsWith('[') -and $value -isnot [System.Array]) {
+        if ($null -eq $value) { $value = @() } else { $value = @($value) }
+    }
     # Nothing to undo on 5.1, nor where no string starts like a date (most of the library's JSON).
     if ($PSVersionTable.PSVersion.Major -lt 6 -or $Json -notmatch '"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d') {
         return , $value

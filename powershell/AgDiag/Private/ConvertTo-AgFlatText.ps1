@@ -12,6 +12,9 @@ function ConvertTo-AgFlatText {
         [object]$InputObject
     )
 
+    if ($null -eq $InputObject) {
+        return ''
+    }
     $lines = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $pending = New-Object -TypeName 'System.Collections.Generic.Stack[object]'
     $pending.Push(@('', $InputObject))
