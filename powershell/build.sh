@@ -112,28 +112,29 @@ if [ -z "$runtimes_dir" ]; then
   # cargo's output folder is named after the profile, except dev → debug.
   out_dir="$profile"
   [ "$profile" = dev ] && out_dir=debug
-  source_file="${CARGO_TARGET_DIR:-$repo/target}/$out_dir/$file"
-  dest="$module/bin/$rid"
-  mkdir -p "$dest"
-  cp "$source_file" "$dest/$file"
+  built="${CARGO_TARGET_DIR:-$repo/target}/$out_dir/$file"
 fi
-compile_interop "$module/AgDiag.Native.dll"
 
 if [ -z "$package_dir" ]; then
+  dest="$module/bin/$rid"
+  mkdir -p "$dest"
+  cp "$built" "$dest/$file"
+  compile_interop "$module/AgDiag.Native.dll"
   echo "AgDiag module ready: $module"
   echo "  native library: $dest/$file"
   echo "  try: pwsh -NoProfile -Command \"Import-Module '$module'; Get-AgCheck\""
   exit 0
 fi
 
-# ---- the package: <dir>/AgDiag/, what Publish-Module uploads ----
+# ---- the package: <dir>/AgDiag/, what Publish-Module uploads (the source folder is not touched) ----
 mkdir -p "$package_dir"
 package="$(cd "$package_dir" && pwd)/AgDiag"
 rm -rf "$package"
 mkdir -p "$package"
-cp "$module/AgDiag.psd1" "$module/AgDiag.psm1" "$module/AgDiag.format.ps1xml" "$module/AgDiag.Native.dll" "$package/"
+cp "$module/AgDiag.psd1" "$module/AgDiag.psm1" "$module/AgDiag.format.ps1xml" "$package/"
 cp -R "$module/Public" "$module/Private" "$module/en-US" "$module/sql" "$package/"
 cp "$repo/LICENSE-MIT" "$repo/LICENSE-APACHE" "$package/"
+compile_interop "$package/AgDiag.Native.dll"
 
 if [ -n "$runtimes_dir" ]; then
   found=0
@@ -148,7 +149,7 @@ if [ -n "$runtimes_dir" ]; then
   [ "$found" -gt 0 ] || { echo "build.sh: no <rid>/ folders in $runtimes_dir" >&2; exit 1; }
 else
   mkdir -p "$package/bin/$rid"
-  cp "$dest/$file" "$package/bin/$rid/$file"
+  cp "$built" "$package/bin/$rid/$file"
 fi
 
 # FileList: every file of the package, so the Gallery and Test-ModuleManifest see them all.

@@ -601,7 +601,7 @@ fn build_scripts_compile_the_interop_as_csharp5_and_package_the_module() {
     let status = std::process::Command::new("bash").arg("-n").arg(&script).status().expect("run bash -n");
     assert!(status.success(), "powershell/build.sh has a bash syntax error");
     let text = std::fs::read_to_string(&script).expect("read build.sh");
-    for expected in ["cargo build --locked --lib", "$module/bin/$rid", "linux", "osx", "x64", "arm64", "mcs -langversion:5 -target:library", "--package", "--runtimes", "--interop", "LICENSE-MIT", "LICENSE-APACHE"] {
+    for expected in ["cargo build --locked --lib", "dest=\"$module/bin/$rid\"", "linux", "osx", "x64", "arm64", "mcs -langversion:5 -target:library", "--package", "--runtimes", "--interop", "LICENSE-MIT", "LICENSE-APACHE"] {
         assert!(text.contains(expected), "build.sh should contain {expected}");
     }
     let ps1 = Script::load(&root().join("powershell/build.ps1"));

@@ -52,6 +52,7 @@ public static class Driver
         Native.Configure(library);
 
         Case("rid and default path", RidAndDefaultPath);
+        Case("the interop assembly's version is the module's (AgDiag.psm1 compares them)", AssemblyVersion);
         Case("version", VersionCase);
         Case("checks catalog", ChecksCatalog);
         Case("explain unknown error -> exception", ExplainUnknown);
@@ -186,6 +187,18 @@ public static class Driver
         {
             Directory.Delete(root, true);
         }
+    }
+
+    private static void AssemblyVersion()
+    {
+        string manifest = File.ReadAllText(Path.Combine(moduleRoot, "AgDiag.psd1"), Encoding.UTF8);
+        System.Text.RegularExpressions.Match match = System.Text.RegularExpressions.Regex.Match(
+            manifest, "(?m)^\\s*ModuleVersion\\s*=\\s*'([0-9.]+)'");
+        Assert(match.Success, "ModuleVersion in AgDiag.psd1");
+        Version expected = new Version(match.Groups[1].Value + ".0");
+        Version actual = typeof(Native).Assembly.GetName().Version;
+        Assert(actual == expected, "assembly version " + actual + ", module version " + expected);
+        Assert(typeof(Native).Assembly.Location.EndsWith("AgDiag.Native.dll", StringComparison.Ordinal), "loaded from the compiled assembly: " + typeof(Native).Assembly.Location);
     }
 
     private static void RidAndDefaultPath()
