@@ -60,6 +60,7 @@ public static class Driver
         Case("analyze broken example: findings and fix script", AnalyzeBroken);
         Case("fix script for selected findings only", FixScriptSelection);
         Case("timeline of the failover example", TimelineFailover);
+        Case("collect.sql output saved by SSMS (UTF-16, pieces) reads as the JSON does", CollectSqlPieces);
         Case("HTML report: a page with every replica, options checked", HtmlReport);
         Case("invalid JSON -> exception with last error", InvalidJson);
         Case("wrong format -> exception", WrongFormat);
@@ -241,6 +242,37 @@ public static class Driver
             Contains(findings, "\"generated_at\": \"2026-11-22T10:20:00Z\"");
             Contains(findings, "\"errors\": 0");
             Contains(findings, "\"warnings\": 0");
+        }
+    }
+
+    // What Get-AgReport does with a snapshot file: strict UTF-8 that still follows a byte order
+    // mark, then Analyze, which joins collect.sql's numbered pieces.
+    private static void CollectSqlPieces()
+    {
+        string json = Read("broken-3-replica.json").Replace("\r", "").Replace("\n", "");
+        StringBuilder text = new StringBuilder("agdiag_snapshot\r\n---------------\r\n");
+        int piece = 0;
+        for (int at = 0; at < json.Length; at += 100)
+        {
+            piece++;
+            string chunk = json.Substring(at, Math.Min(100, json.Length - at));
+            text.AppendFormat("AGDIAG {0:D7} {1}|   \r\n", piece, chunk);
+        }
+        text.AppendFormat("AGDIAG END {0}|\r\n", piece);
+        string path = Path.Combine(Path.GetTempPath(), "agdiag-mono-pieces-" + Guid.NewGuid().ToString("N") + ".txt");
+        File.WriteAllText(path, text.ToString(), new UnicodeEncoding(false, true));
+        try
+        {
+            string read = File.ReadAllText(path, new UTF8Encoding(false, true));
+            using (Report fromPieces = Native.Analyze(read, Pinned))
+            using (Report fromJson = Native.Analyze(Read("broken-3-replica.json"), Pinned))
+            {
+                Assert(fromPieces.FindingsJson() == fromJson.FindingsJson(), "the pieces give the JSON's findings");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
         }
     }
 
