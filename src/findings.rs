@@ -49,6 +49,7 @@ pub enum Category {
     Distributed,
     History,
     Failover,
+    Certificate,
 }
 
 impl Category {
@@ -68,6 +69,7 @@ impl Category {
             Category::Distributed => "distributed",
             Category::History => "history",
             Category::Failover => "failover",
+            Category::Certificate => "certificate",
         }
     }
 }

@@ -5,6 +5,7 @@ mod run;
 pub mod accounts;
 pub mod build_version;
 pub mod certificate_auth;
+pub mod certificates;
 pub mod distributed;
 pub mod endpoint;
 pub mod endpoint_url;
@@ -15,6 +16,7 @@ pub mod hadr;
 pub mod health;
 pub mod history;
 pub mod listener;
+pub mod login_parity;
 pub mod network;
 pub mod routing;
 pub mod session;
@@ -128,6 +130,8 @@ pub fn catalog() -> Vec<&'static Check> {
         hadr::CHECKS,
         accounts::CHECKS,
         certificate_auth::CHECKS,
+        login_parity::CHECKS,
+        certificates::CHECKS,
         endpoint::CHECKS,
         endpoint_url::CHECKS,
         network::CHECKS,
