@@ -67,12 +67,6 @@ const USER_COLUMNS: &[&str] =
     &["database_name", "name", "principal_id", "type", "type_desc", "sid", "authentication_type", "authentication_type_desc"];
 const LOGIN_COLUMNS: &[&str] = &["name", "principal_id", "sid", "type", "type_desc", "is_disabled", "default_database_name"];
 
-/// The `query_errors` key of one database's `database_principals` read (the live collector reads
-/// each availability database separately, so one failure does not cost the others).
-pub fn database_error_key(database: &str) -> String {
-    format!("{}:{database}", keys::DATABASE_PRINCIPALS)
-}
-
 /// A user that must find its login on every replica.
 fn needs_login(user: &Row) -> bool {
     // dbo (1) maps to the database owner, guest (2), INFORMATION_SCHEMA (3) and sys (4) to none.
@@ -155,7 +149,7 @@ fn source<'s>(ctx: &Ctx<'s>, ag: &AgView<'s>, dbs: &[&'s str]) -> Result<Source<
         if !missing.is_empty() {
             let errors: Vec<String> = missing
                 .iter()
-                .filter_map(|db| inst.query_errors.get(&database_error_key(db)).map(|e| format!("{db}: {}{}", e.number.map(|n| format!("error {n}: ")).unwrap_or_default(), e.message)))
+                .filter_map(|db| inst.query_errors.get(&keys::database_principals_error_key(db)).map(|e| format!("{db}: {}{}", e.number.map(|n| format!("error {n}: ")).unwrap_or_default(), e.message)))
                 .collect();
             why.get_or_insert(if errors.is_empty() {
                 format!(

@@ -9,6 +9,7 @@
 //! `connect` builds on it and `tls`, `stream` on `connect`.
 
 pub mod connect;
+pub mod databases;
 pub mod discovery;
 pub mod job;
 pub mod probes;
@@ -211,6 +212,20 @@ async fn collect_instance_at(
             instance.connected = true;
             instance.results = collected.results;
             instance.query_errors = collected.query_errors;
+            // Second round: the users of the availability databases this instance is the primary
+            // of, appended to master's (only when master's read worked: alone they would pass for
+            // master's).
+            if instance.results.contains_key(keys::DATABASE_PRINCIPALS) {
+                let databases = databases::primary_databases(&instance.results);
+                if !databases.is_empty() {
+                    progress.step(&format!("reading the users of {} availability database(s) on {target}", databases.len()));
+                    let more = stream::collect_database_principals(&mut client, &databases, request.timeouts.command()).await;
+                    for (key, rows) in more.results {
+                        instance.results.entry(key).or_default().extend(rows);
+                    }
+                    instance.query_errors.extend(more.query_errors);
+                }
+            }
         }
         Err(e) => instance.connect_error = Some(e),
     }

@@ -26,8 +26,15 @@ pub const ERRORLOG: &str = "errorlog";
 /// Added after v1: `master.sys.certificates` (endpoint certificates and partners' certificates).
 pub const CERTIFICATES: &str = "certificates";
 /// Added after v1: `sys.database_principals` of `master`, each row plus a `database_name` column
-/// (the owners of certificates: certificate -> user -> login).
+/// (the owners of certificates: certificate -> user -> login), followed by the same rows of each
+/// availability database the instance is the primary of (the users whose logins every replica needs).
 pub const DATABASE_PRINCIPALS: &str = "database_principals";
+/// The `query_errors` key of one availability database's `database_principals` read: the
+/// collector reads each database the instance is the primary of separately (after master's), so
+/// one failure is recorded without losing the others.
+pub fn database_principals_error_key(database: &str) -> String {
+    format!("{DATABASE_PRINCIPALS}:{database}")
+}
 /// Keys added after v1 (`snapshot-contract.md`, "Keys added after v1"): the raw rows of
 /// `sys.fn_xe_file_target_read_file` over the AlwaysOn_health files (`object_name`, `event_data` as
 /// the event XML text, `file_name`, `file_offset`, `timestamp_utc` where the version has it).
