@@ -51,21 +51,26 @@ fn an_expired_shared_endpoint_certificate_is_one_error_per_replica_with_the_rota
     assert!(sql1.message.contains("one shared certificate"), "{}", sql1.message);
     assert_eq!(sql1.evidence["certificates"]["thumbprint"], "0x5C6F1A9E3B7D2C8F4E0A6B1D9C3E7F2A8B4D6E0C");
     assert_eq!(sql1.evidence["own_endpoint_certificate"], true);
-    // The rotation: a new certificate (real T-SQL, expiry two years after the collection), the
-    // file exchange (manual), ALTER ENDPOINT (real T-SQL), DROP of the old one (manual, last).
+    // The rotation: a new certificate of SQL1's own (real T-SQL, expiry two years after the
+    // collection), the file exchange (manual), ALTER ENDPOINT (manual: only once every partner
+    // holds the new certificate), DROP of the old one (manual, last).
     let fix = sql1.fix.as_deref().expect("sql steps");
-    assert!(
-        fix.contains(
-            "CREATE CERTIFICATE [dbm_certificate_20281121] WITH SUBJECT = N'dbm', EXPIRY_DATE = N'20281121';"
-        ),
-        "{fix}"
-    );
-    assert!(
-        fix.contains("ALTER ENDPOINT [Hadr_endpoint] FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE [dbm_certificate_20281121]);"),
-        "{fix}"
+    assert_eq!(
+        fix,
+        "USE [master]; IF NOT EXISTS (SELECT 1 FROM sys.certificates WHERE name = N'dbm_certificate_SQL1_20281121') \
+         CREATE CERTIFICATE [dbm_certificate_SQL1_20281121] WITH SUBJECT = N'dbm', EXPIRY_DATE = N'20281121';"
     );
     let manual: Vec<&str> = sql1.fix_steps.iter().filter(|s| s.manual).map(|s| s.text.as_str()).collect();
-    assert!(manual.iter().any(|m| m.contains("BACKUP CERTIFICATE [dbm_certificate_20281121] TO FILE")), "{manual:#?}");
+    assert!(manual.iter().any(|m| m.contains("BACKUP CERTIFICATE [dbm_certificate_SQL1_20281121] TO FILE")), "{manual:#?}");
+    assert!(
+        manual.iter().any(|m| m.contains(
+            "ALTER ENDPOINT [Hadr_endpoint] FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE [dbm_certificate_SQL1_20281121]);"
+        ) && m.contains("Once every partner holds the new certificate")),
+        "{manual:#?}"
+    );
+    // Each replica rotates to a certificate of its own: no two findings create the same name.
+    let sql2 = found.iter().find(|f| f.instance.as_deref() == Some("SQL2")).unwrap();
+    assert!(sql2.fix.as_deref().unwrap().contains("[dbm_certificate_SQL2_20281121]"));
     // SQL2 and SQL3 own their copy through dbm_user.
     let on_sql2 = sql1.fix_steps.iter().find(|s| s.target == "SQL2" && s.text.contains("FROM FILE")).expect("SQL2 step");
     assert!(on_sql2.manual && on_sql2.text.contains("AUTHORIZATION [dbm_user]"), "{}", on_sql2.text);
@@ -159,5 +164,6 @@ fn names_in_the_rotation_are_escaped() {
     let f = findings_of(&report, "certificate.expired")[0];
     let fix = f.fix.as_deref().unwrap();
     assert!(fix.contains("WITH SUBJECT = N'dbm''; DROP LOGIN sa; --'"), "{fix}");
-    assert!(fix.contains("ALTER ENDPOINT [Hadr]]endpoint]"), "{fix}");
+    let alter = f.fix_steps.iter().find(|s| s.text.contains("ALTER ENDPOINT")).unwrap();
+    assert!(alter.text.contains("ALTER ENDPOINT [Hadr]]endpoint]"), "{}", alter.text);
 }

@@ -283,10 +283,12 @@ fn emit(ctx: &Ctx<'_>, run: &mut CheckRun<'_>, held: &Held<'_>, severity: Severi
         .emit();
 }
 
-/// A name for the replacement certificate: `<old>_<expiry yyyymmdd>`, ASCII letters, digits and `_`.
-fn new_certificate_name(old: &str, expiry_date: &str) -> String {
-    let base: String = old.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(100).collect();
-    format!("{base}_{}", expiry_date.replace('-', ""))
+/// A name for the replacement certificate: `<old>_<server>_<expiry yyyymmdd>`, ASCII letters,
+/// digits and `_`. The server is in it because each replica rotates its own: replicas that shared
+/// one certificate (the Linux setup's) each get their own, and each holds the others'.
+fn new_certificate_name(old: &str, server: &str, expiry_date: &str) -> String {
+    let clean = |s: &str, n: usize| -> String { s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(n).collect() };
+    format!("{}_{}_{}", clean(old, 80), clean(server, 30), expiry_date.replace('-', ""))
 }
 
 /// `AUTHENTICATION = ...` for the endpoint with the new certificate, keeping any Windows part in
@@ -323,7 +325,7 @@ fn rotation(ctx: &Ctx<'_>, held: &Held<'_>, at: SystemTime) -> (Vec<FixStep>, St
     let (x, old) = (held.name, held.cert_name());
     let expiry = humantime::format_rfc3339_seconds(at + Duration::from_secs(NEW_CERTIFICATE_DAYS * 86_400)).to_string();
     let expiry_date = expiry.get(..10).unwrap_or("2099-12-31").to_string();
-    let new = new_certificate_name(old, &expiry_date);
+    let new = new_certificate_name(old, x, &expiry_date);
     let name = |n: &str| tsql::ident(n).unwrap_or_else(|| n.to_string());
     let subject = held.cert.str("subject").unwrap_or(old);
     let path = format!("<path>/{new}.cer");
@@ -373,20 +375,21 @@ fn rotation(ctx: &Ctx<'_>, held: &Held<'_>, at: SystemTime) -> (Vec<FixStep>, St
             ),
         ));
     }
+    // Switching the endpoint is a manual step although it is plain T-SQL: run before every
+    // partner holds the new certificate, it cuts this replica off from all of them, and only the
+    // DBA knows when the files have been copied and imported.
     let endpoint = held.endpoint_name();
+    let wait = "Once every partner holds the new certificate (the steps above), switch the endpoint to it; run earlier, this replica can authenticate to none of them";
     match (tsql::ident(endpoint), authentication_clause(held.endpoint, &new)) {
-        (Some(ep), Some(auth)) => steps.push(FixStep::sql(
+        (Some(ep), Some(auth)) => steps.push(FixStep::manual(
             x,
             Phase::AlterEndpoint,
-            format!(
-                "IF EXISTS (SELECT 1 FROM sys.certificates WHERE name = {}) ALTER ENDPOINT {ep} FOR DATABASE_MIRRORING (AUTHENTICATION = {auth});",
-                tsql::literal(&new)
-            ),
+            format!("{wait}:\nALTER ENDPOINT {ep} FOR DATABASE_MIRRORING (AUTHENTICATION = {auth});"),
         )),
         _ => steps.push(FixStep::manual(
             x,
             Phase::AlterEndpoint,
-            format!("ALTER ENDPOINT [{endpoint}] FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE [{new}] ...), keeping its Windows part if any."),
+            format!("{wait}: ALTER ENDPOINT ... FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE <new certificate>), keeping its Windows part if any."),
         )),
     }
     steps.push(FixStep::manual(

@@ -217,8 +217,16 @@ async fn collect_instance_at(
             // master's).
             if instance.results.contains_key(keys::DATABASE_PRINCIPALS) {
                 let databases = databases::primary_databases(&instance.results);
-                if !databases.is_empty() {
-                    progress.step(&format!("reading the users of {} availability database(s) on {target}", databases.len()));
+                if let Some(lost) = &collected.broken {
+                    // The connection is gone or stalled: say why these were not read.
+                    for db in &databases {
+                        instance.query_errors.insert(
+                            keys::database_principals_error_key(db),
+                            connect::transport(format!("not read: the connection was lost during the first batch: {}", lost.message)),
+                        );
+                    }
+                } else if !databases.is_empty() {
+                    progress.step(&format!("querying the users of {} availability database(s) on {target}", databases.len()));
                     let more = stream::collect_database_principals(&mut client, &databases, request.timeouts.command()).await;
                     for (key, rows) in more.results {
                         instance.results.entry(key).or_default().extend(rows);

@@ -26,6 +26,8 @@ use crate::snapshot::{keys, Row, ServerError};
 pub struct Collected {
     pub results: BTreeMap<String, Vec<Row>>,
     pub query_errors: BTreeMap<String, ServerError>,
+    /// The connection was lost or stalled: nothing more should be asked on it.
+    pub broken: Option<ServerError>,
 }
 
 /// What the reply said about one key whose marker arrived.
@@ -295,6 +297,7 @@ pub async fn collect(
             for key in unread {
                 fail(&mut collected, key, transport(format!("connection lost before this view was read: {}", lost.message)));
             }
+            collected.broken = Some(lost);
             return collected;
         }
 

@@ -12,7 +12,10 @@
 //!   instance's rows for the key if any, else one nvarchar column `value`),
 //! - the instance's `query_errors` entry for the key as an ERROR (class 14 for permission errors,
 //!   so the batch continues, as on SQL Server),
-//! - error 208 "Invalid object name" when the instance's snapshot does not have the key.
+//! - error 208 "Invalid object name" when the instance's snapshot does not have the key;
+//! - for `database_principals`, the rows of the one database the statement names
+//!   (`SELECT N'<db>' AS database_name, ...`: master's in the batch, each availability database's
+//!   in the collector's second round), or `query_errors["database_principals:<db>"]`.
 //!
 //! A part without a marker (`SELECT 1`, `select @@version`, `SET ...`) gets [`default_answer`].
 
@@ -213,10 +216,10 @@ fn answer(instance: &InstanceScenario, known_columns: &HashMap<String, Vec<(Stri
         columns: vec![("agdiag_key".to_string(), SqlType::NVarChar)],
         rows: vec![vec![Value::from(named)]],
     });
-    if key == "database_principals" {
-        if let Some(database) = database_named(part) {
-            return marker.into_iter().chain(database_principals_answer(instance, known_columns, &database)).collect();
-        }
+    if key == "database_principals"
+        && let Some(database) = database_named(part)
+    {
+        return marker.into_iter().chain(database_principals_answer(instance, known_columns, &database)).collect();
     }
     marker.into_iter().chain(statement_answer(instance, known_columns, key)).collect()
 }
