@@ -15,10 +15,6 @@
 
 #include <stdint.h>
 
-// How soon before its `expiry_date` a certificate is reported as expiring (no per-check options
-// exist; one named constant).
-#define EXPIRING_WITHIN_DAYS 30
-
 // Opaque handle to a background collection.
 typedef struct AgdiagJob AgdiagJob;
 

@@ -118,6 +118,10 @@ const ENTRIES: &[Entry] = &[
         steps: &[
             ("The login exists on this replica.", &["accounts.login_missing"]),
             ("The login is enabled (state 7).", &["accounts.login_disabled"]),
+            (
+                "After a failover: the availability databases' users find their logins on the new primary, SQL logins with the same SID as on the old one.",
+                &["accounts.login_missing_for_user", "accounts.login_sid_mismatch"],
+            ),
             ("The error log shows the failing logins and their states.", &["errorlog.ag_errors"]),
         ],
     },

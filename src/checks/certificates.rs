@@ -28,7 +28,7 @@ use crate::timeline::parse_utc;
 
 /// How soon before its `expiry_date` a certificate is reported as expiring (no per-check options
 /// exist; one named constant).
-pub const EXPIRING_WITHIN_DAYS: u64 = 30;
+const EXPIRING_WITHIN_DAYS: u64 = 30;
 
 /// How long the replacement certificate the fix creates is valid (CREATE CERTIFICATE's default is
 /// one year; the docs advise an explicit EXPIRY_DATE).
