@@ -92,7 +92,8 @@ char *agdiag_report_findings_json(const struct AgdiagReport *report);
 // `collected_at`, in UTC order. Free with `agdiag_string_free`.
 char *agdiag_report_timeline_json(const struct AgdiagReport *report);
 
-// The SQLCMD-mode fix script. `options_json` may be NULL, or
+// The SQLCMD-mode fix script (UTF-8; write it to a file with a UTF-8 BOM, as `sqlcmd -i` reads a
+// file without one in the ANSI code page). `options_json` may be NULL, or
 // `{"findings": ["<id>", ...], "checks": ["endpoint.*"], "min_severity": "warning"}`.
 // Free with `agdiag_string_free`.
 char *agdiag_report_fix_script(const struct AgdiagReport *report, const char *options_json);

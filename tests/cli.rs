@@ -49,8 +49,11 @@ fn json_output_is_the_findings_document_and_script_goes_to_a_file() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
     assert_eq!(doc["format"], "agdiag.findings/1");
     assert!(doc["summary"]["errors"].as_u64().unwrap() > 0);
+    // UTF-8 with BOM, so that sqlcmd -i does not read it in the ANSI code page; the header says so.
     let text = std::fs::read_to_string(&script).unwrap();
+    let text = text.strip_prefix('\u{FEFF}').expect("the fix script file starts with a UTF-8 BOM");
     assert!(text.starts_with("--- YOU MUST EXECUTE"));
+    assert!(text.contains("-- Keep this file UTF-8 with BOM"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -6,6 +6,8 @@
 -- REVIEW BEFORE RUNNING. AgDiag generated this script and never runs it. Each statement is
 -- preceded by the finding it fixes. Steps marked MANUAL are done outside SQL Server.
 -- Endpoint changes briefly interrupt that replica's AG traffic.
+-- Keep this file UTF-8 with BOM (as agdiag --fix-script and New-AgFixScript -Path write it):
+-- sqlcmd -i reads a file without BOM in the ANSI code page, mangling non-ASCII names.
 :on error exit
 
 -- ===== Prerequisites outside SQL Server =====

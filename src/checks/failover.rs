@@ -7,6 +7,8 @@
 //! is_failover_ready), and KB 2847723 (the cluster's health checks run as NT AUTHORITY\SYSTEM, which
 //! needs ALTER ANY AVAILABILITY GROUP, CONNECT SQL and VIEW SERVER STATE).
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::session::{is_disconnected, is_sync_commit, state_with_source};
@@ -262,11 +264,35 @@ fn database_label(ctx: &Ctx<'_>, row: &Row) -> String {
 }
 
 /// Why `partner` would not take over now, with the rows that show it.
+/// The cluster's view of each database replica (`dm_hadr_database_replica_cluster_states`) by
+/// replica id: the same on every replica, so the primary's rows, else any instance's. Built once
+/// per AG, so that judging every partner stays linear in the rows.
+fn cluster_states_by_replica<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>, primary: &'s Instance) -> HashMap<String, Vec<&'s Row>> {
+    let rows: &[Row] = match primary.rows(keys::DM_HADR_DATABASE_REPLICA_CLUSTER_STATES) {
+        Ok(rows) => rows,
+        Err(why) => match ctx.instances().find_map(|i| i.rows(keys::DM_HADR_DATABASE_REPLICA_CLUSTER_STATES).ok()) {
+            Some(rows) => rows,
+            None => {
+                run.skip(primary.name(), why);
+                &[]
+            }
+        },
+    };
+    let mut by_replica: HashMap<String, Vec<&Row>> = HashMap::new();
+    for row in rows {
+        if let Some(id) = guid(row, "replica_id") {
+            by_replica.entry(id).or_default().push(row);
+        }
+    }
+    by_replica
+}
+
 fn not_ready_reasons(
     ctx: &Ctx<'_>,
     run: &mut CheckRun<'_>,
     ag: &AgView<'_>,
-    primary: &Instance,
+    (primary_index, primary): (usize, &Instance),
+    cluster_states: &HashMap<String, Vec<&Row>>,
     partner: &ReplicaView<'_>,
 ) -> (Vec<String>, Vec<Value>) {
     let mut reasons = Vec::new();
@@ -280,8 +306,8 @@ fn not_ready_reasons(
         reasons.push(format!("{} is DISCONNECTED from the primary", partner.server_name));
         evidence.push(json!({"dm_hadr_availability_replica_states": state.pick(&["replica_id", "role_desc", "connected_state_desc", "synchronization_health_desc"])}));
     }
-    if let Some(rows) = run.rows(primary, keys::DM_HADR_DATABASE_REPLICA_STATES) {
-        for row in rows.iter().filter(|r| guid(r, "replica_id").as_deref() == Some(partner.replica_id.as_str())) {
+    if run.rows(primary, keys::DM_HADR_DATABASE_REPLICA_STATES).is_some() {
+        for row in ctx.topology.database_states(primary_index, &partner.replica_id) {
             let state = row.code("synchronization_state_desc").unwrap_or("?");
             if !state.eq_ignore_ascii_case("SYNCHRONIZED") {
                 reasons.push(format!("database {} on {} is {state}, not SYNCHRONIZED", database_label(ctx, row), partner.server_name));
@@ -289,18 +315,7 @@ fn not_ready_reasons(
             }
         }
     }
-    // The cluster's view is the same on every replica: the primary's rows, else any instance's.
-    let cluster_rows: Option<&[Row]> = match primary.rows(keys::DM_HADR_DATABASE_REPLICA_CLUSTER_STATES) {
-        Ok(rows) => Some(rows),
-        Err(why) => {
-            let other = ctx.instances().find_map(|i| i.rows(keys::DM_HADR_DATABASE_REPLICA_CLUSTER_STATES).ok());
-            if other.is_none() {
-                run.skip(primary.name(), why);
-            }
-            other
-        }
-    };
-    for row in cluster_rows.unwrap_or(&[]).iter().filter(|r| guid(r, "replica_id").as_deref() == Some(partner.replica_id.as_str())) {
+    for row in cluster_states.get(&partner.replica_id).map_or(&[][..], Vec::as_slice) {
         let db = row.str("database_name").map(str::to_string).unwrap_or_else(|| database_label(ctx, row));
         if row.bit("is_database_joined") == Some(false) {
             reasons.push(format!("database {db} is not joined on {}", partner.server_name));
@@ -330,10 +345,11 @@ fn not_ready(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             continue;
         };
         let Some(primary_replica) = ag.replicas.iter().find(|r| r.server_name.eq_ignore_ascii_case(primary_name)) else { continue };
-        let Some(primary) = ctx.instance_named(primary_name) else {
+        let Some(primary_index) = ctx.topology.instance_index(primary_name) else {
             run.skip(primary_name, "the primary was not collected: the state of its partners is only visible there");
             continue;
         };
+        let primary = &ctx.snapshot.instances[primary_index];
         let partners: Vec<&ReplicaView<'_>> = ag
             .replicas
             .iter()
@@ -395,8 +411,9 @@ fn not_ready(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
         }
         let mut not_ready = Vec::new();
         let mut ready = Vec::new();
+        let cluster_states = cluster_states_by_replica(ctx, run, primary);
         for partner in &partners {
-            let (reasons, evidence) = not_ready_reasons(ctx, run, ag, primary, partner);
+            let (reasons, evidence) = not_ready_reasons(ctx, run, ag, (primary_index, primary), &cluster_states, partner);
             if reasons.is_empty() {
                 ready.push(partner.server_name);
             } else {

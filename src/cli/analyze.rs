@@ -48,17 +48,18 @@ impl ReportArgs {
 }
 
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, Error> {
-    let text = if path.as_os_str() == "-" {
-        let mut s = String::new();
+    let named = |e: agdiag::Error| Error::new(e.kind, format!("{}: {}", path.display(), e.message));
+    let bytes = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut s)
+            .read_to_end(&mut bytes)
             .map_err(|e| Error::invalid_argument(format!("cannot read the snapshot from stdin: {e}")))?;
-        s
+        bytes
     } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| Error::invalid_argument(format!("cannot read snapshot {}: {e}", path.display())))?
+        std::fs::read(path).map_err(|e| Error::invalid_argument(format!("cannot read snapshot {}: {e}", path.display())))?
     };
-    Snapshot::from_json(&text).map_err(|e| Error::new(e.kind, format!("{}: {}", path.display(), e.message)))
+    let text = agdiag::snapshot::text_input::decode(&bytes).map_err(named)?;
+    Snapshot::from_text(&text).map_err(named)
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<Exit, Error> {
@@ -89,7 +90,8 @@ pub fn output(report: &agdiag::Report, options: &ReportArgs) -> Result<Exit, Err
             write_stdout(&mut out, &script)?;
         }
         (Some(path), Some(script)) => {
-            std::fs::write(path, script)
+            // With a BOM: sqlcmd -i reads a BOM-less file in the ANSI code page (CONTOSO\Jürgen).
+            std::fs::write(path, format!("\u{FEFF}{script}"))
                 .map_err(|e| Error::invalid_argument(format!("cannot write fix script {}: {e}", path.display())))?;
             write_stdout(&mut out, &body)?;
             if format == Format::Table {

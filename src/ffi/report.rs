@@ -38,7 +38,7 @@ pub extern "C" fn agdiag_analyze(snapshot_json: *const c_char, options_json: *co
     boundary(ptr::null_mut(), || {
         let text = required(snapshot_json, "snapshot_json")?;
         let options = AnalyzeOptions::from_json(optional(options_json, "options_json")?)?;
-        let snapshot = Snapshot::from_json(text)?;
+        let snapshot = Snapshot::from_text(text)?;
         Ok(AgdiagReport::into_raw(crate::analyze(snapshot, &options)))
     })
 }
@@ -58,7 +58,8 @@ pub extern "C" fn agdiag_report_timeline_json(report: *const AgdiagReport) -> *m
     boundary(ptr::null_mut(), || to_c(report_ref(report, "report")?.timeline_json()))
 }
 
-/// The SQLCMD-mode fix script. `options_json` may be NULL, or
+/// The SQLCMD-mode fix script (UTF-8; write it to a file with a UTF-8 BOM, as `sqlcmd -i` reads a
+/// file without one in the ANSI code page). `options_json` may be NULL, or
 /// `{"findings": ["<id>", ...], "checks": ["endpoint.*"], "min_severity": "warning"}`.
 /// Free with `agdiag_string_free`.
 #[unsafe(no_mangle)]

@@ -146,6 +146,8 @@ fn write_header(out: &mut String, findings: &[&Finding], source: &ScriptSource<'
          -- REVIEW BEFORE RUNNING. AgDiag generated this script and never runs it. Each statement is\n\
          -- preceded by the finding it fixes. Steps marked MANUAL are done outside SQL Server.\n\
          -- Endpoint changes briefly interrupt that replica's AG traffic.\n\
+         -- Keep this file UTF-8 with BOM (as agdiag --fix-script and New-AgFixScript -Path write it):\n\
+         -- sqlcmd -i reads a file without BOM in the ANSI code page, mangling non-ASCII names.\n\
          :on error exit\n",
     );
 }

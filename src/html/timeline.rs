@@ -60,9 +60,12 @@ pub fn timeline_items(report: &Report) -> Vec<TimelineItem> {
         });
     }
     for failover in &timeline.failovers {
+        // As history.failover grades them: forced (possible data loss) is an error, an unplanned
+        // automatic failover a warning, a planned one info.
         let severity = match failover.kind {
-            FailoverKind::Forced | FailoverKind::Automatic => Severity::Error,
-            FailoverKind::Planned => Severity::Warning,
+            FailoverKind::Forced => Severity::Error,
+            FailoverKind::Automatic => Severity::Warning,
+            FailoverKind::Planned => Severity::Info,
         };
         let from = failover.from.as_deref().map(|f| format!(" from {f}")).unwrap_or_default();
         items.push(TimelineItem {

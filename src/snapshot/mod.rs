@@ -6,6 +6,7 @@ pub mod keys;
 pub mod domains;
 mod merge;
 mod row;
+pub mod text_input;
 
 pub use row::Row;
 
@@ -121,6 +122,12 @@ impl std::fmt::Display for Unavailable {
 impl Snapshot {
     /// Parses and validates a snapshot document: straight from the text into rows, in one pass.
     /// Only when that fails is the document read again, to say which entry broke the contract.
+    /// Parses a snapshot file's text as a DBA may hand it over: the JSON document (a leading BOM
+    /// character is dropped), or collect.sql's output of numbered pieces (see [`text_input`]).
+    pub fn from_text(text: &str) -> Result<Snapshot> {
+        Snapshot::from_json(&text_input::snapshot_json(text)?)
+    }
+
     pub fn from_json(text: &str) -> Result<Snapshot> {
         match serde_json::from_str::<Snapshot>(text) {
             Ok(snapshot) if snapshot.format == FORMAT => Ok(snapshot),

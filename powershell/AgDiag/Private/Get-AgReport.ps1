@@ -62,14 +62,21 @@ function Get-AgReport {
             }
             foreach ($file in $files) {
                 try {
-                    $json = [System.IO.File]::ReadAllText($file, [System.Text.Encoding]::UTF8)
+                    # UTF-8 that throws on invalid bytes (an ANSI file must not pass as mangled text);
+                    # a UTF-16 or UTF-8 byte order mark (SSMS Results to File) still selects its encoding.
+                    $strictUtf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false, $true
+                    $json = [System.IO.File]::ReadAllText($file, $strictUtf8)
                     $report = [AgDiag.Native]::Analyze($json, $optionsJson)
                     $report.Source = $file
                     $report
                 }
                 catch {
                     if ($_.Exception -is [System.Management.Automation.PipelineStoppedException]) { throw }
-                    Write-AgFailure -Cmdlet $Cmdlet -Message ("{0}: {1}" -f $file, $_.Exception.GetBaseException().Message) `
+                    $reason = $_.Exception.GetBaseException().Message
+                    if ($_.Exception.GetBaseException() -is [System.Text.DecoderFallbackException]) {
+                        $reason = 'the file is neither UTF-8 nor UTF-16 with a byte order mark: it was probably saved in an ANSI/OEM code page, which loses every character outside it. Save collect.sql output with sqlcmd -f 65001 (UTF-8) or -u (UTF-16)'
+                    }
+                    Write-AgFailure -Cmdlet $Cmdlet -Message ("{0}: {1}" -f $file, $reason) `
                         -ErrorId 'AgDiag.SnapshotInvalid' -Category InvalidData -Target $file -ErrorRecord $_ -EnableException:$EnableException
                 }
             }

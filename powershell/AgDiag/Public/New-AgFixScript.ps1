@@ -20,8 +20,9 @@ function New-AgFixScript {
     these findings are scripted. Accepts pipeline input by value.
 
     .PARAMETER Path
-    The .sql file to write (UTF-8 without BOM). Without it the script is written to the pipeline as
-    one string.
+    The .sql file to write, as UTF-8 with BOM: sqlcmd -i reads a file without BOM in the ANSI code
+    page, which mangles names such as CONTOSO\Juergen with an umlaut. Without it the script is written
+    to the pipeline as one string.
 
     .PARAMETER NoClobber
     Do not overwrite an existing file at -Path.
@@ -234,7 +235,7 @@ function New-AgFixScript {
         }
         $written = $false
         try {
-            [System.IO.File]::WriteAllText($target, $text, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+            [System.IO.File]::WriteAllText($target, $text, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $true))
             $written = $true
         }
         catch {

@@ -13,12 +13,21 @@
  * DEFINITION give complete results; sp_readerrorlog needs securityadmin (without it, `errorlog`
  * is a query error and the other keys are unaffected).
  *
- * Run it on every replica and save each output, e.g. with sqlcmd (-y 0: no column truncation,
- * -h -1: no header):
- *     sqlcmd -S SQL1 -E -i collect.sql -y 0 -h -1 -o sql1.json
- * In SSMS use "Results to File" (results to grid truncates long text). Then analyze the files of
- * every replica together, as one AG:
- *     agdiag analyze sql1.json sql2.json sql3.json --fix-script fix.sql
+ * Run it on every replica and save each output, e.g. with sqlcmd (-f 65001: UTF-8, so that
+ * non-ASCII names survive; without it sqlcmd writes the console's ANSI/OEM code page; -h -1: no
+ * header; -W: no trailing padding):
+ *     sqlcmd -S SQL1 -E -i collect.sql -f 65001 -h -1 -W -o sql1.agdiag.txt
+ * or in SSMS with Query > Results To > Results to File, after setting Tools > Options > Query
+ * Results > SQL Server > Results to Text > "Maximum number of characters displayed in each column"
+ * to 8192 (the default, 256, cuts every line). Then analyze the files of every replica together,
+ * as one AG (Import-Module AgDiag: Invoke-AgDiagnostic -SnapshotPath sql1.agdiag.txt, ...):
+ *     agdiag analyze sql1.agdiag.txt sql2.agdiag.txt sql3.agdiag.txt --fix-script fix.sql
+ *
+ * Output: the snapshot JSON cut into lines `AGDIAG <piece number> <at most 3980 characters>|`
+ * (nvarchar(4000), which sqlcmd never truncates), then `AGDIAG END <number of pieces>|`. One
+ * instance's JSON is 15-20 KB even for a small AG, more with event history: as one value it would
+ * be cut by SSMS (8192 characters at most) or sqlcmd -y 0 (1 MB). agdiag and the module join the pieces, check none is missing or cut, and read UTF-8 and
+ * UTF-16 files (SSMS saves UTF-16).
  *
  * Logins that follow the databases: `database_principals` holds master's users and then, on the
  * primary, the users of each availability database it can read (their logins must exist, with the
@@ -237,11 +246,31 @@ END;
 
 DROP TABLE #agdiag_errorlog;
 
-SELECT N'{"format":"agdiag.snapshot/1"'
+DECLARE @snapshot nvarchar(max) = N'{"format":"agdiag.snapshot/1"'
     + N',"collected_at":"' + CONVERT(nvarchar(30), SYSUTCDATETIME(), 127) + N'Z"'
     + N',"collector":"agdiag collect.sql"'
     + N',"instances":[{"target":"' + STRING_ESCAPE(CAST(@@SERVERNAME AS nvarchar(128)), 'json') + N'"'
     + N',"connected":true,"connect_error":null'
     + N',"results":{' + @results + N'}'
     + N',"query_errors":{' + @errors + N'}}]'
-    + N',"probes":[]}' AS agdiag_snapshot;
+    + N',"probes":[]}';
+
+-- The snapshot in numbered pieces of at most @piece_length characters, each line ended by '|' so
+-- that the padding a tool adds after it is never read as JSON (see the header).
+DECLARE @piece_length int = 3980, @at int = 1, @piece int = 0, @take int;
+DECLARE @length int = LEN(@snapshot + N'x') - 1; -- LEN ignores trailing spaces
+DECLARE @pieces TABLE (piece int PRIMARY KEY, line nvarchar(4000) NOT NULL);
+WHILE @at <= @length
+BEGIN
+    SET @take = @piece_length;
+    -- Never split a UTF-16 surrogate pair (outside _SC collations SUBSTRING counts its halves):
+    -- each half alone would be written as a broken character.
+    IF UNICODE(SUBSTRING(@snapshot, @at + @take - 1, 1)) BETWEEN 55296 AND 56319
+        SET @take -= 1;
+    SET @piece += 1;
+    INSERT INTO @pieces (piece, line)
+    VALUES (@piece, N'AGDIAG ' + RIGHT(N'000000' + CAST(@piece AS nvarchar(10)), 7) + N' ' + SUBSTRING(@snapshot, @at, @take) + N'|');
+    SET @at += @take;
+END;
+INSERT INTO @pieces (piece, line) VALUES (@piece + 1, N'AGDIAG END ' + CAST(@piece AS nvarchar(10)) + N'|');
+SELECT line AS agdiag_snapshot FROM @pieces ORDER BY piece;
