@@ -405,8 +405,8 @@ fn rotation(ctx: &Ctx<'_>, held: &Held<'_>, at: SystemTime) -> (Vec<FixStep>, St
         "Rotate [{old}] on {x}: create a new certificate (CREATE CERTIFICATE ... WITH SUBJECT, EXPIRY_DATE), back up its public key \
          and create it from that file on every partner, owned by the user that owns [{old}] there; then ALTER ENDPOINT [{endpoint}] \
          FOR DATABASE_MIRRORING (AUTHENTICATION = CERTIFICATE <new>) and, once every replica is CONNECTED, DROP CERTIFICATE [{old}] \
-         everywhere. If the replicas share one certificate (the Linux setup's dbm_certificate), back it up WITH PRIVATE KEY \
-         instead, create it from the files on every replica and alter every endpoint."
+         everywhere. Replicas that shared one certificate (the Linux setup's dbm_certificate) each rotate to a certificate \
+         of their own (<old>_<replica>_<date>, one finding per replica), and each imports the others'."
     );
     (steps, remediation)
 }
