@@ -330,3 +330,24 @@ fn certificate_keys_read_masters_catalog_only() {
     assert!(script.contains("FROM master.sys.certificates FOR JSON PATH"));
     assert!(script.contains("SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH"));
 }
+
+#[test]
+fn collect_sql_reads_the_primarys_availability_databases_like_the_collector() {
+    let script = include_str!("../powershell/AgDiag/sql/collect.sql");
+    let body = &script[script.find("WHILE @ord").expect("the query loop")..];
+    for needle in [
+        // Only databases this replica is the readable primary of, not a distributed AG's forwarder.
+        "drs.is_local = 1",
+        "drs.is_primary_replica = 1 AND drs.database_state_desc = N'ONLINE'",
+        "g.is_distributed = 1",
+        // master's statement (binary columns already hex) on the database's own view: the name
+        // bracket-quoted by QUOTENAME and passed as a parameter for the literal, never spliced.
+        "N'FROM ' + QUOTENAME(@db) + N'.sys.database_principals'",
+        "N'SELECT @db AS database_name'",
+        "EXEC sys.sp_executesql @dbsql, N'@db sysname, @j nvarchar(max) OUTPUT', @db = @db, @j = @dbj OUTPUT;",
+        // One failed database is its own query error; the loop goes on.
+        "STRING_ESCAPE(N'database_principals:' + @db, 'json')",
+    ] {
+        assert!(body.contains(needle), "collect.sql's per-database read lacks {needle}");
+    }
+}
