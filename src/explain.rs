@@ -389,7 +389,7 @@ mod tests {
     #[test]
     fn referenced_ids_are_area_dot_condition() {
         const AREAS: &[&str] =
-            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build", "distributed", "history", "failover", "certificate"];
+            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build", "distributed", "history", "failover", "seeding", "certificate"];
         for id in referenced_checks() {
             let (area, condition) = id.split_once('.').unwrap_or_else(|| panic!("{id}"));
             assert!(AREAS.contains(&area) && !condition.is_empty() && !condition.contains('.'), "{id}");

@@ -49,6 +49,7 @@ pub enum Category {
     Distributed,
     History,
     Failover,
+    Seeding,
     Certificate,
 }
 
@@ -69,6 +70,7 @@ impl Category {
             Category::Distributed => "distributed",
             Category::History => "history",
             Category::Failover => "failover",
+            Category::Seeding => "seeding",
             Category::Certificate => "certificate",
         }
     }

@@ -205,10 +205,11 @@ fn listener_reachable_by_ip_only_is_not_unreachable() {
     let p = snap.probes.iter_mut().find(|p| p.purpose == "listener" && p.via == "name").unwrap();
     p.ok = false;
     p.address = Some("10.0.9.50".into());
+    p.resolved = Some(vec!["10.0.9.50".into()]);
     p.error = Some("connection timed out after 3000 ms".into());
     let report = run(snap);
     assert_none(&report, "listener.unreachable");
-    single(&report, "network.name_resolution");
+    single(&report, "listener.dns_records");
 }
 
 #[test]

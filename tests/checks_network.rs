@@ -89,19 +89,19 @@ fn a_name_that_does_not_resolve_is_reported_even_without_an_ip_probe() {
 }
 
 #[test]
-fn listener_name_resolving_to_an_old_subnet_is_a_name_resolution_problem() {
+fn a_listener_name_resolving_to_an_old_subnet_is_the_listener_dns_check() {
+    // One condition, one check: a listener name's records are listener.dns_records'.
     let mut snap = healthy();
     let p = probe_mut(&mut snap, "AG1-LISTENER", 1433, "name");
     p.ok = false;
     p.address = Some("10.0.9.50".into());
+    p.resolved = Some(vec!["10.0.9.50".into()]);
     p.error = Some("connection timed out after 3000 ms".into());
     let report = run(snap);
-    let f = single(&report, "network.name_resolution");
-    assert_eq!(f.object.as_deref(), Some("AG1-LISTENER:1433"));
+    assert_none(&report, "network.name_resolution");
+    let f = single(&report, "listener.dns_records");
+    assert_eq!(f.object.as_deref(), Some("AG1-LISTENER"));
     assert_eq!(f.availability_group.as_deref(), Some("AG1"));
-    assert_eq!(f.instance, None);
-    assert!(f.message.starts_with("Listener AG1-LISTENER: AG1-LISTENER resolves to"), "{}", f.message);
-    assert!(f.fix_steps.iter().any(|s| s.text.contains("HostRecordTTL")));
 }
 
 #[test]

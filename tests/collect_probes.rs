@@ -76,10 +76,13 @@ async fn open_closed_and_stale_dns() {
     let by_name = find("listener", "name");
     assert!(!by_name.ok, "{by_name:?}");
     assert_eq!(by_name.address.as_deref(), Some("127.0.0.2"));
+    // Every address of the answer is recorded, for listener.dns_records.
+    assert_eq!(by_name.resolved, Some(vec!["127.0.0.2".to_string()]));
     let by_ip = find("listener", "ip");
     assert!(by_ip.ok, "{by_ip:?}");
     assert_eq!(by_ip.address.as_deref(), Some("127.0.0.1"));
     assert_eq!(by_ip.port, listener_port);
+    assert_eq!(by_ip.resolved, None, "only by-name probes carry the answer");
     assert!(probes.iter().all(|p| p.elapsed_ms.is_some()));
     assert_eq!(probes.len(), 6, "{probes:#?}");
     drop((open, listener));
@@ -91,7 +94,7 @@ async fn unresolvable_names_fail_as_resolution_errors() {
     let targets = probes::targets(&[instance(1, 2, 3)]);
     let probes = probes::run(&targets, resolver, Duration::from_millis(300)).await;
     for p in probes.iter().filter(|p| p.via == "name") {
-        assert!(!p.ok && p.address.is_none(), "{p:?}");
+        assert!(!p.ok && p.address.is_none() && p.resolved.is_none(), "{p:?}");
         assert!(p.error.as_deref().unwrap().starts_with("name resolution failed"), "{p:?}");
     }
 }

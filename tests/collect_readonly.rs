@@ -139,6 +139,8 @@ fn every_statement_is_on_the_allowlist() {
         let sql = statement_with(keys::ALWAYSON_HEALTH, &history).expect("history statement");
         allowed(&sql).unwrap_or_else(|e| panic!("alwayson_health, {days} days: {e}"));
     }
+    // The listener login probe's one statement.
+    allowed(agdiag::collect::queries::SESSION_CONNECTION).unwrap_or_else(|e| panic!("login probe: {e}"));
     assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key;", keys::SERVER_PROPERTIES).is_err());
     assert!(marker_allowed("SELECT N'x'; DROP LOGIN x; --' AS agdiag_key;", "x").is_err());
     assert!(marker_allowed("SELECT N'endpoints' AS agdiag_key; SELECT 1;", keys::ENDPOINTS).is_err());
@@ -350,4 +352,46 @@ fn collect_sql_reads_the_primarys_availability_databases_like_the_collector() {
     ] {
         assert!(body.contains(needle), "collect.sql's per-database read lacks {needle}");
     }
+}
+
+#[test]
+fn seeding_keys_read_their_views_and_only_the_ag_databases_files() {
+    let statements = all_statements();
+    let sql = |key: &str| statements.iter().find(|(k, _)| *k == key).map(|(_, s)| *s).unwrap_or_else(|| panic!("no statement for {key}"));
+    assert_eq!(sql(keys::DM_HADR_AUTOMATIC_SEEDING), "SELECT * FROM sys.dm_hadr_automatic_seeding;");
+    assert_eq!(sql(keys::DM_HADR_PHYSICAL_SEEDING_STATS), "SELECT * FROM sys.dm_hadr_physical_seeding_stats;");
+    // Database ids differ between replicas: each file row carries its database's name.
+    let files = sql(keys::MASTER_FILES);
+    assert!(files.starts_with("SELECT DB_NAME(database_id) AS database_name, * FROM sys.master_files "), "{files}");
+    assert!(files.contains("WHERE database_id IN (SELECT database_id FROM sys.databases WHERE replica_id IS NOT NULL)"), "{files}");
+    let script = include_str!("../powershell/AgDiag/sql/collect.sql");
+    assert!(script.contains("* FROM sys.master_files WHERE database_id IN (SELECT database_id FROM sys.databases WHERE replica_id IS NOT NULL) FOR JSON PATH"));
+}
+
+#[test]
+fn a_live_collection_returns_the_seeding_rows_and_records_a_missing_view() {
+    let mut scenario = healthy_scenario();
+    // What a SQL Server 2014 replica answers: the seeding views do not exist there.
+    scenario.deny("SQL3", keys::DM_HADR_AUTOMATIC_SEEDING, 208, "Invalid object name 'sys.dm_hadr_automatic_seeding'.");
+    let ag = Ag::start(&scenario);
+    let request = Request::from_json(&ag.request(&["SQL1"]).to_string()).unwrap();
+    let snap = agdiag::collect::run_with(request, Arc::new(StaticResolver::new())).unwrap().snapshot;
+    let expected = healthy_snapshot();
+    for server in ["SQL1", "SQL2", "SQL3"] {
+        let got = snap.instances.iter().find(|i| i.is_named(server)).unwrap();
+        let want = expected.instances.iter().find(|i| i.is_named(server)).unwrap();
+        for key in [keys::DM_HADR_AUTOMATIC_SEEDING, keys::DM_HADR_PHYSICAL_SEEDING_STATS, keys::MASTER_FILES] {
+            if server == "SQL3" && key == keys::DM_HADR_AUTOMATIC_SEEDING {
+                assert_eq!(got.query_errors[key].number, Some(208), "{server}");
+                continue;
+            }
+            let rows = got.results.get(key).unwrap_or_else(|| panic!("{server}: {key} missing"));
+            assert_eq!(rows.len(), want.results[key].len(), "{server}: {key}");
+        }
+        let paths = got.properties().unwrap();
+        assert_eq!(paths.str("InstanceDefaultDataPath"), Some("C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\DATA\\"));
+    }
+    let sql1 = snap.instances.iter().find(|i| i.is_named("SQL1")).unwrap();
+    assert_eq!(sql1.results[keys::MASTER_FILES][0].str("physical_name"), Some("C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\DATA\\SalesDB.mdf"));
+    assert_eq!(sql1.results[keys::DM_HADR_AUTOMATIC_SEEDING][0].str("current_state"), Some("COMPLETED"));
 }

@@ -22,13 +22,13 @@ fn healthy_example_passes_every_check() {
 /// no login on SQL1/SQL2), its endpoint_url names port 5023 while it listens on 5022, it is on the
 /// RTM build and disconnected; SQL2's endpoint is owned by a person and its session timeout is 5 s;
 /// routing URLs are missing (SQL3) or point at the mirroring port (SQL2); the listener name resolves
-/// to an old address.
+/// to an old address (a snapshot from before `resolved` was recorded: judged on the probe's address).
 const BROKEN_FINDINGS: &[&str] = &[
     "accounts.login_missing@SQL1/CONTOSO\\SQL3$",
     "accounts.login_missing@SQL2/CONTOSO\\SQL3$",
     "endpoint.port_mismatch@SQL3/Hadr_endpoint",
-    "network.name_resolution@AG1/AG1-LISTENER:1433",
     "network.unreachable@SQL3/sql3.contoso.com:5023",
+    "listener.dns_records@SQL1/AG1-LISTENER",
     "routing.url_mirroring_port@SQL2/AG1",
     "routing.url_missing@SQL3/AG1",
     "errorlog.connect_permission@SQL1/CONTOSO\\SQL3$",

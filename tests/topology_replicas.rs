@@ -295,4 +295,6 @@ fn a_name_probe_that_landed_on_the_offline_dr_ip_is_no_dns_finding() {
     let report = run(snap);
     assert_no_error_or_warning(&report);
     assert_all_pass(&report, &["network.name_resolution", "listener.unreachable"]);
+    // DNS returned both: information about RegisterAllProvidersIP, not a DNS error.
+    assert_eq!(single(&report, "listener.dns_records").severity, Severity::Info);
 }

@@ -12,14 +12,16 @@
 
 -- ===== Prerequisites outside SQL Server =====
 
--- network.name_resolution@AG1/AG1-LISTENER:1433
--- MANUAL on AG1-LISTENER:
---   From the machine that ran AgDiag and from each replica, compare:
+-- listener.dns_records@SQL1/AG1-LISTENER
+-- MANUAL on SQL1:
+--   From this machine and from a client: Resolve-DnsName 'AG1-LISTENER'; Get-Content C:\Windows\System32\drivers\etc\hosts
+--   Remove-DnsServerResourceRecord -ZoneName <zone> -RRType A -Name 'AG1-LISTENER' -RecordData '10.0.9.50'   # stale record
+--   ipconfig /flushdns   # on the clients
+--   On a replica's computer (the cluster registers the listener's network name in DNS):
+--   Get-ClusterResource | Where-Object { $_.ResourceType -in 'Network Name','Distributed Network Name' } | Format-Table Name, State, OwnerGroup
+--   Get-ClusterResource <network name> | Get-ClusterParameter DnsName, RegisterAllProvidersIP, HostRecordTTL
+--   Get-ClusterResource <network name> | Update-ClusterNetworkNameResource   # re-registers the name's records
 --   Resolve-DnsName 'AG1-LISTENER'
---   Test-NetConnection -ComputerName 'AG1-LISTENER' -Port 1433
---   Test-NetConnection -ComputerName '10.0.0.50' -Port 1433
---   Then correct the DNS A record of AG1-LISTENER (the address that answers is 10.0.0.50), remove stale entries for it from C:\Windows\System32\drivers\etc\hosts, check the DNS suffix search list (Get-DnsClientGlobalSetting), and run ipconfig /flushdns.
---   A listener's DNS record is registered by the cluster: after a failover to another subnet or an IP change, a client's cached record can be stale for the record's TTL (HostRecordTTL, 1200 s by default). Get-ClusterResource <network name> | Get-ClusterParameter HostRecordTTL, RegisterAllProvidersIP.
 
 -- network.unreachable@SQL3/sql3.contoso.com:5023
 -- MANUAL on SQL3:

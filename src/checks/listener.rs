@@ -96,9 +96,9 @@ pub const CHECKS: &[Check] = &[
     },
 ];
 
-const LISTENER_COLUMNS: &[&str] =
+pub(super) const LISTENER_COLUMNS: &[&str] =
     &["dns_name", "listener_id", "port", "is_conformant", "ip_configuration_string_from_cluster", "is_distributed_network_name"];
-const IP_COLUMNS: &[&str] = &[
+pub(super) const IP_COLUMNS: &[&str] = &[
     "ip_address",
     "ip_subnet_mask",
     "is_dhcp",
@@ -110,32 +110,32 @@ const IP_COLUMNS: &[&str] = &[
 const TCP_LISTENER_COLUMNS: &[&str] = &["listener_id", "ip_address", "is_ipv4", "port", "type_desc", "state_desc"];
 
 /// One listener of one AG, with the rows that describe it.
-struct Listener<'s> {
-    ag: &'s AgView<'s>,
+pub(super) struct Listener<'s> {
+    pub(super) ag: &'s AgView<'s>,
     /// The instance the rows come from.
-    source: &'s Instance,
-    row: &'s Row,
-    name: &'s str,
-    ips: Vec<&'s Row>,
-    /// None when `availability_group_listener_ip_addresses` is unavailable.
-    ips_known: bool,
+    pub(super) source: &'s Instance,
+    pub(super) row: &'s Row,
+    pub(super) name: &'s str,
+    pub(super) ips: Vec<&'s Row>,
+    /// False when `availability_group_listener_ip_addresses` is unavailable.
+    pub(super) ips_known: bool,
 }
 
 impl Listener<'_> {
-    fn is_dnn(&self) -> bool {
+    pub(super) fn is_dnn(&self) -> bool {
         self.row.bit("is_distributed_network_name") == Some(true)
     }
-    fn port(&self) -> Option<u16> {
+    pub(super) fn port(&self) -> Option<u16> {
         self.row.int("port").and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0)
     }
-    fn online_ips(&self) -> Vec<&Row> {
+    pub(super) fn online_ips(&self) -> Vec<&Row> {
         self.ips.iter().copied().filter(|r| r.is("state_desc", "ONLINE") || (r.get("state_desc").is_none() && r.int("state") == Some(1))).collect()
     }
     /// Where fixes run: the primary (ALTER AVAILABILITY GROUP ... LISTENER runs there).
-    fn primary(&self) -> String {
+    pub(super) fn primary(&self) -> String {
         self.ag.primary.clone().unwrap_or_else(|| self.source.name().to_string())
     }
-    fn evidence(&self) -> Value {
+    pub(super) fn evidence(&self) -> Value {
         json!({
             "availability_group_listeners": self.row.pick(LISTENER_COLUMNS),
             "availability_group_listener_ip_addresses": self.ips.iter().map(|r| r.pick(IP_COLUMNS)).collect::<Vec<_>>(),
@@ -146,7 +146,7 @@ impl Listener<'_> {
 /// The AG's listener rows from its source instance; unavailable evidence is recorded. With
 /// `mark`, every AG whose catalog was read counts as evaluated (checks judged on those rows alone);
 /// checks that need more evidence mark it themselves.
-fn listeners<'s>(ctx: &'s Ctx<'s>, run: &mut CheckRun<'_>, need_ips: bool, mark: bool) -> Vec<Listener<'s>> {
+pub(super) fn listeners<'s>(ctx: &'s Ctx<'s>, run: &mut CheckRun<'_>, need_ips: bool, mark: bool) -> Vec<Listener<'s>> {
     let mut out = Vec::new();
     for ag in &ctx.topology.ags {
         let source = &ctx.snapshot.instances[ag.source];
@@ -303,11 +303,11 @@ fn no_online_ip(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 }
 
 /// True when nothing has been recorded as unavailable so far.
-fn run_has_no_gaps(run: &CheckRun<'_>) -> bool {
+pub(super) fn run_has_no_gaps(run: &CheckRun<'_>) -> bool {
     run.not_evaluated.is_empty()
 }
 
-fn same_ip(a: &str, b: &str) -> bool {
+pub(super) fn same_ip(a: &str, b: &str) -> bool {
     match (a.trim().parse::<IpAddr>(), b.trim().parse::<IpAddr>()) {
         (Ok(x), Ok(y)) => x == y,
         _ => a.trim().eq_ignore_ascii_case(b.trim()),
@@ -420,7 +420,7 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     run.evaluated();
     for group in listener_groups {
         if group.any_ok() {
-            continue; // partial failures are network.name_resolution / network.port_bound_elsewhere
+            continue; // partial failures are listener.dns_records / network.port_bound_elsewhere
         }
         let subject = group.subject_for("listener").unwrap_or(group.host);
         let listener = all.iter().find(|l| l.name.eq_ignore_ascii_case(subject) || l.name.eq_ignore_ascii_case(group.host));
@@ -479,7 +479,7 @@ fn unreachable(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 }
 
 /// The subnet of a listener IP row: `network_subnet_ip/prefix`, else computed from the mask.
-fn subnet(row: &Row) -> Option<String> {
+pub(super) fn subnet(row: &Row) -> Option<String> {
     if let Some(net) = row.str("network_subnet_ip") {
         let prefix = row.int("network_subnet_prefix_length").map(|p| format!("/{p}")).unwrap_or_default();
         return Some(format!("{}{prefix}", net.trim()));

@@ -16,9 +16,11 @@ pub mod hadr;
 pub mod health;
 pub mod history;
 pub mod listener;
+pub mod listener_clients;
 pub mod login_parity;
 pub mod network;
 pub mod routing;
+pub mod seeding;
 pub mod session;
 mod service_account;
 
@@ -136,6 +138,7 @@ pub fn catalog() -> Vec<&'static Check> {
         endpoint_url::CHECKS,
         network::CHECKS,
         listener::CHECKS,
+        listener_clients::CHECKS,
         routing::CHECKS,
         session::CHECKS,
         health::CHECKS,
@@ -144,6 +147,7 @@ pub fn catalog() -> Vec<&'static Check> {
         distributed::CHECKS,
         history::CHECKS,
         failover::CHECKS,
+        seeding::CHECKS,
     ]
     .into_iter()
     .flatten()

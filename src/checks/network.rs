@@ -7,7 +7,8 @@
 //! other replicas, or a DNS view that differs between sites, can make that machine's result differ
 //! from what the replicas see. Every finding says so.
 //!
-//! - by name fails, by IP works (or the name does not resolve) → name resolution (`name_resolution`);
+//! - by name fails, by IP works (or the name does not resolve) → name resolution (`name_resolution`;
+//!   for a listener name, `listener.dns_records`, which compares its DNS records with its IPs);
 //! - by name works, by IP fails → another endpoint or instance bound to the port (`port_bound_elsewhere`);
 //! - both fail → firewall / NSG, or nothing listening on the port (`unreachable`), cross-checked
 //!   against the replica's endpoint state and `dm_tcp_listener_states`.
@@ -31,7 +32,7 @@ pub const CHECKS: &[Check] = &[
             id: "network.name_resolution",
             category: Category::Network,
             title: "Host name does not resolve, or resolves to an address that does not answer",
-            description: "A TCP test to the host name of an endpoint URL, listener or routing URL fails while the test to its IP address on the same port succeeds, or the name does not resolve at all. The seed's diagnosis: a DNS or name resolution problem (a stale DNS record, a wrong DNS suffix, an entry in the hosts file). Replicas connect to each other by the names in endpoint_url, and clients by the listener name, so they fail the same way when they resolve the name as this machine does.",
+            description: "A TCP test to the host name of an endpoint URL, routing URL or instance fails while the test to its IP address on the same port succeeds, or the name does not resolve at all. The seed's diagnosis: a DNS or name resolution problem (a stale DNS record, a wrong DNS suffix, an entry in the hosts file). Replicas connect to each other by the names in endpoint_url, so they fail the same way when they resolve the name as this machine does. (A listener name's records are listener.dns_records.)",
             needs: &["probes"],
             related_errors: &[1418, 35201, 35250],
             seed: "troubleshoot-ag-configuration: Network Access (Test-NetConnection by name fails, by IP works: DNS); Join Database Fails (35250) step 6",
@@ -134,7 +135,8 @@ impl<'s> ProbeGroup<'s> {
 /// Groups probes by (host, port), keeping the snapshot's order.
 pub(crate) fn probe_groups<'p>(probes: impl IntoIterator<Item = &'p Probe>) -> Vec<ProbeGroup<'p>> {
     let mut groups: Vec<ProbeGroup<'p>> = Vec::new();
-    for probe in probes {
+    // A login probe is not a TCP test: listener.kerberos reads it.
+    for probe in probes.into_iter().filter(|p| !p.via.eq_ignore_ascii_case("login")) {
         let index = match groups.iter().position(|g| g.host.eq_ignore_ascii_case(&probe.host) && g.port == probe.port) {
             Some(i) => i,
             None => {
@@ -313,6 +315,9 @@ fn name_resolution(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     for group in groups {
         if group.by_name.is_empty() || group.by_name.iter().any(|p| p.ok) {
             continue; // the name works (or was not tested): not a name problem
+        }
+        if group.subjects.iter().all(|(purpose, _)| purpose.eq_ignore_ascii_case("listener")) {
+            continue; // a listener name's DNS records: listener.dns_records
         }
         let not_resolved: Vec<&Probe> = group.by_name.iter().copied().filter(|p| unresolved(p)).collect();
         let ip_ok: Vec<&Probe> = group.by_ip.iter().copied().filter(|p| p.ok).collect();

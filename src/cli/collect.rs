@@ -38,7 +38,8 @@ pub struct ConnectArgs {
     /// Collect only the instances given, not the other replicas they name.
     #[arg(long)]
     pub no_discover: bool,
-    /// Skip the TCP reachability probes.
+    /// Skip the probes: TCP reachability of endpoints, listeners and routing URLs, and the login
+    /// through each listener (its auth_scheme).
     #[arg(long)]
     pub no_probes: bool,
     /// Instances collected at once.

@@ -111,6 +111,19 @@ pub async fn connect(address: &InstanceAddress, request: &Request, who: &str) ->
         }
         e
     })?;
+    login(tcp, address, config, request, who).await
+}
+
+/// Logs in over a TCP connection the caller made (the listener login probe connects to the
+/// addresses its resolver gave), naming the server `address.host` so that TLS validates that name
+/// and integrated authentication asks for its SPN.
+pub async fn connect_over(tcp: TcpStream, address: &InstanceAddress, request: &Request, who: &str) -> Result<TdsClient, ServerError> {
+    let config = config_for(address, request)?;
+    let _ = tcp.set_nodelay(true);
+    login(tcp, address, config, request, who).await
+}
+
+async fn login(tcp: TcpStream, address: &InstanceAddress, config: Config, request: &Request, who: &str) -> Result<TdsClient, ServerError> {
     // tiberius bounds prelogin + TLS + login with handshake_timeout; this outer bound is a backstop
     // in case a server stalls in a phase tiberius does not cover.
     let login = Client::connect(config.clone(), tcp.compat_write());

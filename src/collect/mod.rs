@@ -4,7 +4,7 @@
 //!
 //! One concept per file: [`request`] (what to collect), [`connect`] (one TDS connection),
 //! [`queries`] (the batch), [`stream`] (result sets → keys), [`discovery`] (which replicas),
-//! [`probes`] (TCP reachability), [`job`] (the shared runtime, progress, cancel), [`tls`] (why a
+//! [`probes`] (TCP reachability), [`login_probe`] (a login through each listener), [`job`] (the shared runtime, progress, cancel), [`tls`] (why a
 //! server's certificate was rejected). Dependencies point one way: `request` is the floor,
 //! `connect` builds on it and `tls`, `stream` on `connect`.
 
@@ -12,6 +12,7 @@ pub mod connect;
 pub mod databases;
 pub mod discovery;
 pub mod job;
+pub mod login_probe;
 pub mod probes;
 pub mod queries;
 pub mod request;
@@ -47,7 +48,12 @@ pub async fn collect(request: &Request, resolver: Arc<dyn Resolver>, progress: &
     let instances = collect_instances(&given, request, progress).await;
     let probes = if request.probes {
         progress.step("probing endpoints, listeners and routing URLs");
-        probes::run(&probes::targets(&instances), resolver, request.timeouts.probe()).await
+        let targets = probes::targets(&instances);
+        let tcp = probes::run(&targets, resolver.clone(), request.timeouts.probe());
+        let logins = login_probe::run(&targets, resolver, request);
+        let (mut probes, logins) = futures_util::join!(tcp, logins);
+        probes.extend(logins);
+        probes
     } else {
         Vec::new()
     };

@@ -161,7 +161,7 @@ async fn guarded(target: &Target, resolver: Arc<dyn Resolver>, timeout: Duration
     }
 }
 
-fn base_probe(target: &Target) -> Probe {
+pub(super) fn base_probe(target: &Target) -> Probe {
     Probe {
         purpose: target.purpose.to_string(),
         subject: target.subject.clone(),
@@ -173,6 +173,8 @@ fn base_probe(target: &Target) -> Probe {
         ok: false,
         error: None,
         elapsed_ms: None,
+        resolved: None,
+        dm_exec_connections: None,
     }
 }
 
@@ -202,7 +204,9 @@ async fn probe_target(target: &Target, resolver: Arc<dyn Resolver>, timeout: Dur
     } else {
         target.catalog_ips.iter().filter_map(|ip| ip.parse().ok()).collect()
     };
-    let by_name = probe_name(&base, &resolved, timeout, started);
+    let mut named = base.clone();
+    named.resolved = Some(resolved.iter().map(IpAddr::to_string).collect());
+    let by_name = probe_name(&named, &resolved, timeout, started);
     let by_ip = join_all(ip_targets.into_iter().map(|ip| probe_ip(&base, ip, timeout)));
     let (name_probe, ip_probes) = futures_util::join!(by_name, by_ip);
     let mut probes = vec![name_probe];

@@ -126,6 +126,11 @@ pub fn statement_with(key: &str, history: &History) -> Option<Cow<'static, str>>
     statement(key).map(Cow::Borrowed)
 }
 
+/// The files of the availability databases only (`replica_id` is set for a database in an AG), with
+/// the database's name: database ids differ between replicas.
+const MASTER_FILES: &str = "SELECT DB_NAME(database_id) AS database_name, * FROM sys.master_files \
+    WHERE database_id IN (SELECT database_id FROM sys.databases WHERE replica_id IS NOT NULL);";
+
 /// The statement that fills `key` (with the default history window), or `None` for a key the
 /// collector does not know.
 pub fn statement(key: &str) -> Option<&'static str> {
@@ -148,6 +153,9 @@ pub fn statement(key: &str) -> Option<&'static str> {
         keys::DM_HADR_AVAILABILITY_REPLICA_STATES => "SELECT * FROM sys.dm_hadr_availability_replica_states;",
         keys::DM_HADR_AVAILABILITY_GROUP_STATES => "SELECT * FROM sys.dm_hadr_availability_group_states;",
         keys::DM_HADR_DATABASE_REPLICA_STATES => "SELECT * FROM sys.dm_hadr_database_replica_states;",
+        keys::DM_HADR_AUTOMATIC_SEEDING => "SELECT * FROM sys.dm_hadr_automatic_seeding;",
+        keys::DM_HADR_PHYSICAL_SEEDING_STATS => "SELECT * FROM sys.dm_hadr_physical_seeding_stats;",
+        keys::MASTER_FILES => MASTER_FILES,
         keys::DM_HADR_CLUSTER => "SELECT * FROM sys.dm_hadr_cluster;",
         keys::DM_HADR_CLUSTER_MEMBERS => "SELECT * FROM sys.dm_hadr_cluster_members;",
         keys::CERTIFICATES => "SELECT * FROM master.sys.certificates;",
@@ -160,6 +168,12 @@ pub fn statement(key: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// The one statement of the listener login probe (see [`super::login_probe`]): the probe's own
+/// connection as the server sees it. `auth_scheme` is `KERBEROS`, `NTLM` or `SQL`;
+/// `local_net_address` is the address the connection arrived on (a VNN listener's IP).
+pub const SESSION_CONNECTION: &str = "SELECT session_id, connect_time, net_transport, protocol_type, encrypt_option, auth_scheme, \
+client_net_address, local_net_address, local_tcp_port FROM sys.dm_exec_connections WHERE session_id = @@SPID;";
 
 /// The second round's read of one availability database's users (see [`super::databases`]):
 /// `SELECT N'<db>' AS database_name, * FROM [<db>].sys.database_principals;`, the name as a plain

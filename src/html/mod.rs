@@ -417,12 +417,11 @@ fn header(page: &mut String, report: &Report, topology: &Topology<'_>, title: &s
         let _ = write!(page, "<dt>Connection</dt><dd>{text}</dd>");
     }
     let failed = snapshot.probes.iter().filter(|p| !p.ok).count();
-    let _ = write!(
-        page,
-        "<dt>Network probes</dt><dd>{} from the collecting machine, {} failed</dd>",
-        plural(snapshot.probes.len(), "TCP probe", "TCP probes"),
-        failed
-    );
+    // A `login` probe is a login through the listener's name, not a bare TCP connect.
+    let logins = snapshot.probes.iter().filter(|p| p.via.eq_ignore_ascii_case("login")).count();
+    let tcp = plural(snapshot.probes.len() - logins, "TCP probe", "TCP probes");
+    let probes = if logins == 0 { tcp } else { format!("{tcp} and {}", plural(logins, "login through a listener", "logins through listeners")) };
+    let _ = write!(page, "<dt>Network probes</dt><dd>{probes} from the collecting machine, {failed} failed</dd>");
     let _ = write!(page, "<dt>Report generated</dt><dd><time class=\"generated-at\">{}</time> by AgDiag {}</dd>", untrusted(&report.generated_at), html(report.agdiag_version));
     page.push_str("</dl>\n<nav class=\"toc\"><a href=\"#topology\">Topology</a><a href=\"#routing\">Read-only routing</a><a href=\"#findings\">Findings</a>");
     if has_timeline {

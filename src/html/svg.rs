@@ -176,6 +176,7 @@ pub(super) fn probes_about(snapshot: &Snapshot, purpose: &str, subject: &str) ->
 pub(super) fn describe_probe(p: &Probe) -> String {
     let via = match (p.via.as_str(), p.address.as_deref()) {
         ("ip", Some(a)) => format!("by IP {a}"),
+        ("login", _) => "login through the name".to_string(),
         (_, Some(a)) => format!("by name ({a})"),
         (via, None) => format!("by {via}"),
     };

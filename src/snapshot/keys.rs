@@ -35,6 +35,16 @@ pub const DATABASE_PRINCIPALS: &str = "database_principals";
 pub fn database_principals_error_key(database: &str) -> String {
     format!("{DATABASE_PRINCIPALS}:{database}")
 }
+/// Added after v1: `sys.dm_hadr_automatic_seeding` (one row per automatic seeding attempt, kept as
+/// history; SQL Server 2016+, error 208 before).
+pub const DM_HADR_AUTOMATIC_SEEDING: &str = "dm_hadr_automatic_seeding";
+/// Added after v1: `sys.dm_hadr_physical_seeding_stats` (the seeding operations running now, with
+/// their progress; SQL Server 2016+).
+pub const DM_HADR_PHYSICAL_SEEDING_STATS: &str = "dm_hadr_physical_seeding_stats";
+/// Added after v1: `sys.master_files` rows of the instance's availability databases (file folders
+/// for automatic seeding), each row plus a `database_name` column (database ids differ between
+/// replicas, names do not).
+pub const MASTER_FILES: &str = "master_files";
 /// Keys added after v1 (`snapshot-contract.md`, "Keys added after v1"): the raw rows of
 /// `sys.fn_xe_file_target_read_file` over the AlwaysOn_health files (`object_name`, `event_data` as
 /// the event XML text, `file_name`, `file_offset`, `timestamp_utc` where the version has it).
@@ -65,6 +75,9 @@ pub const ALL: &[&str] = &[
     DM_HADR_AVAILABILITY_REPLICA_STATES,
     DM_HADR_AVAILABILITY_GROUP_STATES,
     DM_HADR_DATABASE_REPLICA_STATES,
+    DM_HADR_AUTOMATIC_SEEDING,
+    DM_HADR_PHYSICAL_SEEDING_STATS,
+    MASTER_FILES,
     DM_HADR_CLUSTER,
     DM_HADR_CLUSTER_MEMBERS,
     CERTIFICATES,

@@ -72,16 +72,25 @@ pub struct Probe {
     pub url: Option<String>,
     pub host: String,
     pub port: u16,
-    /// `name` (connect to the host name) or `ip` (connect to one resolved address).
+    /// `name` (connect to the host name), `ip` (connect to one resolved address) or `login` (log in
+    /// through the host name and read the session's own `sys.dm_exec_connections` row).
     pub via: String,
     #[serde(default)]
     pub address: Option<String>,
+    /// On a `name` probe: every address the name resolved to, in the resolver's order (absent in
+    /// snapshots written before it was recorded, and when the name did not resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<Vec<String>>,
     #[serde(deserialize_with = "de_bit")]
     pub ok: bool,
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]
     pub elapsed_ms: Option<u64>,
+    /// On a `login` probe: the session's own row of `sys.dm_exec_connections` (`auth_scheme`,
+    /// `net_transport`, `local_net_address` ...), as SQL Server returned it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_exec_connections: Option<Row>,
 }
 
 fn default_true() -> bool {

@@ -6,8 +6,9 @@ function Test-AgListener {
     .DESCRIPTION
     Runs the listener checks: no port, no IP address ONLINE, the primary not listening on the
     listener IP and port, listener probe failures, multi-subnet or distributed network name
-    listeners whose clients need MultiSubnetFailover=True, and read-only routing configured without
-    a listener.
+    listeners whose clients need MultiSubnetFailover=True, read-only routing configured without
+    a listener, the listener name's DNS records (no record, or a record naming an address the
+    listener does not have), and NTLM instead of Kerberos for a login through the listener.
 
     .PARAMETER SqlInstance
     SQL Server instances to collect from: host, host\instance, host,port or tcp:host,port. One

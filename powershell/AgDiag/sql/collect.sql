@@ -88,15 +88,20 @@ INSERT INTO @queries (ord, [key], [sql]) VALUES
 (15, N'dm_hadr_availability_replica_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_availability_replica_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (16, N'dm_hadr_availability_group_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_availability_group_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 (17, N'dm_hadr_database_replica_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_database_replica_states FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(18, N'dm_hadr_cluster', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(19, N'dm_hadr_cluster_members', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster_members FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(20, N'certificates', N'SELECT @j = (SELECT * FROM master.sys.certificates FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(21, N'database_principals', N'SELECT @j = (SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+-- Automatic seeding (SQL Server 2016+: error 208 before, recorded in query_errors).
+(18, N'dm_hadr_automatic_seeding', N'SELECT @j = (SELECT * FROM sys.dm_hadr_automatic_seeding FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(19, N'dm_hadr_physical_seeding_stats', N'SELECT @j = (SELECT * FROM sys.dm_hadr_physical_seeding_stats FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+-- The files of the availability databases, with each database's name (ids differ between replicas).
+(20, N'master_files', N'SELECT @j = (SELECT DB_NAME(database_id) AS database_name, * FROM sys.master_files WHERE database_id IN (SELECT database_id FROM sys.databases WHERE replica_id IS NOT NULL) FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(21, N'dm_hadr_cluster', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(22, N'dm_hadr_cluster_members', N'SELECT @j = (SELECT * FROM sys.dm_hadr_cluster_members FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(23, N'certificates', N'SELECT @j = (SELECT * FROM master.sys.certificates FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(24, N'database_principals', N'SELECT @j = (SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 -- sys.sp_readerrorlog 0, 1 (current log, SQL Server log) is read into #agdiag_errorlog below.
-(22, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(25, N'errorlog', N'SELECT @j = (SELECT LogDate, ProcessInfo, [Text] FROM #agdiag_errorlog ORDER BY LogDate FOR JSON PATH, INCLUDE_NULL_VALUES)'),
 -- The AlwaysOn_health events of the last @history_days days (newest @history_max_rows), as agdiag
 -- collect reads them (src/collect/queries.rs): a missing or unreadable file is a query error.
-(23, N'alwayson_health', N'SELECT @j = (SELECT h.object_name, h.event_data, h.file_name, h.file_offset, h.timestamp_utc
+(26, N'alwayson_health', N'SELECT @j = (SELECT h.object_name, h.event_data, h.file_name, h.file_offset, h.timestamp_utc
 FROM (SELECT CAST(NULL AS datetime2(7)) AS timestamp_utc) AS before_2017
 CROSS APPLY (
     SELECT TOP (' + CAST(@history_max_rows AS nvarchar(10)) + N') x.object_name, CAST(x.event_data AS nvarchar(max)) AS event_data, x.file_name, x.file_offset,
@@ -124,9 +129,9 @@ CROSS APPLY (
 ) AS h
 ORDER BY h.event_time, h.file_name, h.file_offset
     FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(24, N'server_event_sessions', N'SELECT @j = (SELECT * FROM sys.server_event_sessions FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(25, N'dm_xe_sessions', N'SELECT @j = (SELECT * FROM sys.dm_xe_sessions FOR JSON PATH, INCLUDE_NULL_VALUES)'),
-(26, N'dm_hadr_database_replica_cluster_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_database_replica_cluster_states FOR JSON PATH, INCLUDE_NULL_VALUES)');
+(27, N'server_event_sessions', N'SELECT @j = (SELECT * FROM sys.server_event_sessions FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(28, N'dm_xe_sessions', N'SELECT @j = (SELECT * FROM sys.dm_xe_sessions FOR JSON PATH, INCLUDE_NULL_VALUES)'),
+(29, N'dm_hadr_database_replica_cluster_states', N'SELECT @j = (SELECT * FROM sys.dm_hadr_database_replica_cluster_states FOR JSON PATH, INCLUDE_NULL_VALUES)');
 
 -- The error log, filtered to what AG troubleshooting needs (the same filter as agdiag collect).
 CREATE TABLE #agdiag_errorlog (LogDate datetime NULL, ProcessInfo nvarchar(64) NULL, [Text] nvarchar(max) NULL);

@@ -17,7 +17,9 @@
 //!   (`SELECT N'<db>' AS database_name, ...`: master's in the batch, each availability database's
 //!   in the collector's second round), or `query_errors["database_principals:<db>"]`.
 //!
-//! A part without a marker (`SELECT 1`, `select @@version`, `SET ...`) gets [`default_answer`].
+//! A part without a marker (`SELECT 1`, `select @@version`, `SET ...`) gets [`default_answer`],
+//! except the listener login probe's `sys.dm_exec_connections` statement, answered with the
+//! instance's `dm_exec_connections` rows (a key only test documents carry).
 
 use std::collections::HashMap;
 use std::io;
@@ -211,7 +213,14 @@ impl QueryError {
 }
 
 fn answer(instance: &InstanceScenario, known_columns: &HashMap<String, Vec<(String, SqlType)>>, part: &str) -> Vec<StatementResult> {
-    let Some(key) = part_key(part) else { return default_answer(part, &instance.name) };
+    let Some(key) = part_key(part) else {
+        // The listener login probe's one statement (no marker): the instance's
+        // `dm_exec_connections` rows, when the scenario document gives them.
+        if part.contains("FROM sys.dm_exec_connections WHERE session_id = @@SPID") {
+            return statement_answer(instance, known_columns, "dm_exec_connections");
+        }
+        return default_answer(part, &instance.name);
+    };
     let marker = part.lines().find_map(marker_select).map(|named| StatementResult::ResultSet {
         columns: vec![("agdiag_key".to_string(), SqlType::NVarChar)],
         rows: vec![vec![Value::from(named)]],
