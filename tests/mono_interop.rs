@@ -1,7 +1,8 @@
 //! The PowerShell module's C# interop (`powershell/AgDiag/AgDiag.Native.cs`) against the real
-//! library, without PowerShell: Mono's `mcs -langversion:5` compiles it with `tests/mono/Driver.cs`
-//! (C# 5 is what Windows PowerShell 5.1's Add-Type compiles), and `mono` runs the driver against the
-//! cdylib cargo just built. Mono is skipped with a message locally and required when CI=true.
+//! library, without PowerShell: `powershell/build.sh --interop` compiles it into the assembly the
+//! manifest loads (Mono's `mcs -langversion:5`: C# 5 is what Windows PowerShell 5.1's compiler
+//! takes), `tests/mono/Driver.cs` is compiled against that assembly, and `mono` runs the driver
+//! against the cdylib cargo just built. Mono is skipped with a message locally and required when CI=true.
 //!
 //! Mono has APIs .NET Framework 4.5 lacks (PtrToStringUTF8, LPUTF8Str ...), so passing on Mono does
 //! not prove the file loads in Windows PowerShell: a lint forbids those names.
@@ -25,8 +26,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// APIs and syntax that compile on Mono or modern .NET but not with Windows PowerShell 5.1's
-/// Add-Type (C# 5 on .NET Framework 4.5), each with the reason given when it is found.
+/// APIs and syntax that compile on Mono or modern .NET but not with the C# 5 compiler against
+/// .NET Framework 4.5.2 (what Windows PowerShell 5.1 loads), each with the reason given when it is found.
 const FORBIDDEN: &[(&str, &str)] = &[
     ("PtrToStringUTF8", "Marshal.PtrToStringUTF8 is .NET Core / 4.7+ only: read bytes up to NUL and decode"),
     ("StringToCoTaskMemUTF8", ".NET Core only: pass UTF-8 byte[]"),
@@ -40,6 +41,19 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("GetDelegateForFunctionPointer<", "the generic overload is .NET Framework 4.5.1+"),
     ("SizeOf<", "the generic Marshal.SizeOf is .NET Framework 4.5.1+"),
     ("Is64BitProcess", "fine on 4.0, but AgDiag decides architecture in one place (IntPtr.Size)"),
+    ("CompletedTask", "Task.CompletedTask is .NET Framework 4.6+"),
+    ("FormattableString", "FormattableString is .NET Framework 4.6+"),
+    ("AppContext", "AppContext is .NET Framework 4.6+"),
+    ("ArrayPool", "ArrayPool is not in .NET Framework"),
+    ("HashCode.", "System.HashCode is not in .NET Framework"),
+    ("IReadOnlySet", "IReadOnlySet is .NET 5+"),
+    ("string.Create", "string.Create is .NET Core only"),
+    ("Environment.ProcessPath", "Environment.ProcessPath is .NET 6+"),
+    ("OperatingSystem.Is", "OperatingSystem.IsWindows() and friends are .NET 5+"),
+    ("GetLastPInvokeError", "Marshal.GetLastPInvokeError is .NET 6+: use GetLastWin32Error"),
+    ("SuppressGCTransition", "SuppressGCTransition is .NET 5+"),
+    ("UnmanagedCallersOnly", "UnmanagedCallersOnly is .NET 5+"),
+    ("delegate* unmanaged", "function pointers are C# 9"),
     ("?.", "null-conditional ?. is C# 6"),
     ("?[", "null-conditional ?[ is C# 6"),
     ("$\"", "string interpolation is C# 6"),
@@ -144,9 +158,11 @@ fn the_lint_catches_what_it_claims_and_ignores_comments_and_strings() {
         [MarshalAs(UnmanagedType.LPUTF8Str)] string name;
         IntPtr h = NativeLibrary.Load(path);
         string k = nameof(x);
+        Task t = Task.CompletedTask;
+        if (OperatingSystem.IsWindows()) { }
     "#;
     let found = lint_csharp(bad);
-    for token in ["PtrToStringUTF8", "$\"", "?.", "LPUTF8Str", "NativeLibrary", "nameof("] {
+    for token in ["PtrToStringUTF8", "$\"", "?.", "LPUTF8Str", "NativeLibrary", "nameof(", "CompletedTask", "OperatingSystem.Is"] {
         assert!(found.iter().any(|p| p.contains(&format!("`{token}`"))), "lint missed {token}: {found:?}");
     }
     let fine = r#"
@@ -326,20 +342,36 @@ fn run_with_deadline(mut command: Command, deadline: Duration) -> (bool, String,
     )
 }
 
+/// The interop as the module loads it: `powershell/build.sh --interop` compiles AgDiag.Native.cs
+/// into AgDiag.Native.dll (C# 5, .NET Framework 4.5 profile), the assembly the manifest names in
+/// RequiredAssemblies; the driver is compiled against that assembly, not the source.
 fn compile_driver() -> PathBuf {
     let out_dir = std::env::temp_dir().join(format!("agdiag_mono_{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("temp dir");
+    let interop = out_dir.join("AgDiag.Native.dll");
+    let status = Command::new("bash").arg(root().join("powershell/build.sh")).arg("--interop").arg(&interop).status().expect("run build.sh --interop");
+    assert!(status.success(), "powershell/build.sh --interop could not compile {INTEROP} with mcs -langversion:5");
+    compile_driver_against(&interop, &out_dir)
+}
+
+/// Driver.exe in `out_dir`, compiled against the interop assembly `interop`, which is copied next
+/// to it so that mono finds it.
+fn compile_driver_against(interop: &std::path::Path, out_dir: &std::path::Path) -> PathBuf {
     let exe = out_dir.join("Driver.exe");
+    let beside = out_dir.join("AgDiag.Native.dll");
+    if interop != beside {
+        std::fs::copy(interop, &beside).expect("copy the interop next to the driver");
+    }
     let output = Command::new("mcs")
         .args(["-langversion:5", "-warnaserror+", "-nologo", "-target:exe"])
         .arg(format!("-out:{}", exe.display()))
+        .arg(format!("-r:{}", beside.display()))
         .arg(root().join("tests/mono/Driver.cs"))
-        .arg(root().join(INTEROP))
         .output()
         .expect("run mcs");
     assert!(
         output.status.success(),
-        "mcs -langversion:5 rejected the interop or the driver:\n{}{}",
+        "mcs -langversion:5 rejected the driver:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
@@ -390,5 +422,86 @@ fn mono_runs_the_interop_against_the_library() {
     assert!(success, "the Mono driver failed:\n{stdout}\n{stderr}");
     assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
     drop((ag, silent));
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `powershell/build.sh --package <dir>` writes the Gallery layout, and Mono loads the packaged
+/// interop assembly, which loads the packaged native library (the driver's offline cases).
+#[test]
+fn the_package_build_sh_writes_loads_in_mono() {
+    if !tools::require_tool("mono", "loads the packaged interop") || !tools::require_tool("mcs", "compiles the interop as C# 5") {
+        return;
+    }
+    let work = std::env::temp_dir().join(format!("agdiag_package_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("temp dir");
+    // A dev build: the test run has just built the library with this profile, so cargo has nothing to do.
+    let output = Command::new("bash")
+        .arg(root().join("powershell/build.sh"))
+        .arg("--package")
+        .arg(work.join("out"))
+        .env("AGDIAG_PROFILE", "dev")
+        .env("AGDIAG_PROJECT_URI", "https://example.invalid/agdiag")
+        .env("AGDIAG_PROJECT_REVISION", "0123abc")
+        .output()
+        .expect("run build.sh --package");
+    assert!(output.status.success(), "build.sh --package failed:\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let package = work.join("out/AgDiag");
+    let rid = match std::env::consts::ARCH {
+        "aarch64" => "linux-arm64",
+        _ => "linux-x64",
+    };
+
+    // The layout: everything the module needs, the licences, and nothing from the source tree
+    // that the Gallery should not carry (the C# source, a test).
+    let mut files = Vec::new();
+    fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read package").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, base, out);
+            } else {
+                out.push(path.strip_prefix(base).expect("inside").to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    walk(&package, &package, &mut files);
+    files.sort();
+    for expected in [
+        "AgDiag.psd1".to_string(),
+        "AgDiag.psm1".to_string(),
+        "AgDiag.Native.dll".to_string(),
+        "AgDiag.format.ps1xml".to_string(),
+        "en-US/about_AgDiag.help.txt".to_string(),
+        "LICENSE-MIT".to_string(),
+        "LICENSE-APACHE".to_string(),
+        "Public/Invoke-AgDiagnostic.ps1".to_string(),
+        "Private/Get-AgReport.ps1".to_string(),
+        format!("bin/{rid}/libagdiag.so"),
+    ] {
+        assert!(files.contains(&expected), "the package lacks {expected}: {files:?}");
+    }
+    assert!(!files.iter().any(|f| f.ends_with(".cs")), "the package ships no C# source: {files:?}");
+
+    // The manifest: FileList is exactly the package's files; the assembly is loaded through it;
+    // the project and licence links are pinned to the revision built.
+    let manifest = std::fs::read_to_string(package.join("AgDiag.psd1")).expect("packaged manifest");
+    let file_list = manifest.lines().find(|l| l.trim_start().starts_with("FileList")).expect("FileList line");
+    let mut listed: Vec<String> = file_list.split('\'').skip(1).step_by(2).map(str::to_string).collect();
+    listed.sort();
+    assert_eq!(listed, files, "FileList must name every file of the package");
+    assert!(manifest.contains("RequiredAssemblies   = @('AgDiag.Native.dll')"), "{manifest}");
+    assert!(manifest.contains("ProjectUri   = 'https://example.invalid/agdiag'"), "{manifest}");
+    assert!(manifest.contains("LicenseUri   = 'https://example.invalid/agdiag/blob/0123abc/LICENSE-MIT'"), "{manifest}");
+    assert_eq!(manifest.matches("LicenseUri   =").count(), 1, "{manifest}");
+
+    // Mono: the driver compiled against the packaged assembly, calling the packaged library.
+    let exe = compile_driver_against(&package.join("AgDiag.Native.dll"), &work);
+    let mut command = Command::new("mono");
+    command.arg("--debug").arg(&exe).arg(package.join("bin").join(rid).join("libagdiag.so")).arg(root().join("examples/snapshots")).arg(&package);
+    let (success, stdout, stderr) = run_with_deadline(command, Duration::from_secs(300));
+    println!("{stdout}");
+    assert!(success, "the Mono driver failed on the package:\n{stdout}\n{stderr}");
+    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
     let _ = std::fs::remove_dir_all(&work);
 }

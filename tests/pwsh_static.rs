@@ -357,6 +357,12 @@ fn manifest_matches_the_crate_and_exports_exactly_the_public_functions() {
     for listed in &entries["FileList"] {
         assert!(root().join(MODULE).join(listed).exists(), "FileList names a missing file: {listed}");
     }
+    // The package build rewrites the one FileList line with every file it ships, and adds the
+    // project and licence links pinned to the commit built (powershell/build.sh --package).
+    assert_eq!(manifest.text.lines().filter(|l| l.trim_start().starts_with("FileList")).count(), 1, "one FileList line");
+    let assigned = |key: &str| manifest.text.lines().any(|l| l.trim_start().starts_with(key) && l.contains('='));
+    assert!(!assigned("LicenseUri") && !assigned("ProjectUri"), "the package build writes LicenseUri and ProjectUri");
+    assert!(manifest.text.contains("PSData = @{"), "the package build inserts the links after `PSData = @{{`");
 
     let exported: BTreeSet<String> = entries["FunctionsToExport"].iter().cloned().collect();
     assert!(!exported.iter().any(|f| f.contains('*')), "FunctionsToExport must be explicit: {exported:?}");
@@ -571,11 +577,17 @@ fn the_xml_check_rejects_malformed_xml() {
 }
 
 #[test]
-fn module_loads_the_interop_once_and_has_its_help_topic() {
+fn module_loads_the_precompiled_interop_through_the_manifest_and_has_its_help_topic() {
+    let manifest = Script::load(&root().join(MODULE).join("AgDiag.psd1"));
+    let entries = manifest_entries(&manifest);
+    assert_eq!(entries["RequiredAssemblies"], vec!["AgDiag.Native.dll".to_string()], "the manifest loads the compiled interop");
     let psm1 = Script::load(&root().join(MODULE).join("AgDiag.psm1"));
-    let code = code_only(&psm1);
-    assert!(code.contains("-not ('AgDiag.Native' -as [type])") || psm1.text.contains("-not ('AgDiag.Native' -as [type])"), "Add-Type must be guarded");
-    assert!(psm1.text.contains("Add-Type -Path") && psm1.text.contains("AgDiag.Native.cs"), "the psm1 compiles AgDiag.Native.cs");
+    let code = code_only(&psm1).to_ascii_lowercase();
+    assert!(!code.contains("add-type"), "AgDiag.psm1 compiles nothing at import: the interop is AgDiag.Native.dll, built by build.sh/build.ps1");
+    // After an update, an older interop still loaded in the session is refused with a message.
+    assert!(psm1.text.contains("GetAssemblyName($interopFile).Version") && psm1.text.contains("Start a new PowerShell session"), "AgDiag.psm1 compares the loaded interop with the shipped one");
+    assert!(psm1.text.contains("GetUnresolvedProviderPathFromPSPath($libraryPath)"), "a relative AGDIAG_LIBRARY is resolved against the current location");
+    assert!(psm1.text.contains("LanguageMode -ne 'FullLanguage'"), "Constrained Language Mode gets one clear message");
     let about = std::fs::read_to_string(root().join(MODULE).join("en-US/about_AgDiag.help.txt")).expect("about_AgDiag help");
     assert!(about.trim_start().starts_with("TOPIC") && about.contains("about_AgDiag"), "about_AgDiag.help.txt has the topic header");
     for cmdlet in public_scripts().iter().flat_map(functions).map(|f| f.name) {
@@ -584,14 +596,66 @@ fn module_loads_the_interop_once_and_has_its_help_topic() {
 }
 
 #[test]
-fn build_sh_is_valid_bash_and_copies_into_the_rid_folder() {
+fn build_scripts_compile_the_interop_as_csharp5_and_package_the_module() {
     let script = root().join("powershell/build.sh");
     let status = std::process::Command::new("bash").arg("-n").arg(&script).status().expect("run bash -n");
     assert!(status.success(), "powershell/build.sh has a bash syntax error");
     let text = std::fs::read_to_string(&script).expect("read build.sh");
-    for expected in ["cargo build --locked --lib", "AgDiag/bin/$rid", "linux", "osx", "x64", "arm64"] {
+    for expected in ["cargo build --locked --lib", "dest=\"$module/bin/$rid\"", "linux", "osx", "x64", "arm64", "mcs -langversion:5 -target:library", "--package", "--runtimes", "--interop", "LICENSE-MIT", "LICENSE-APACHE"] {
         assert!(text.contains(expected), "build.sh should contain {expected}");
     }
+    let ps1 = Script::load(&root().join("powershell/build.ps1"));
+    let lower = ps1.text.to_ascii_lowercase();
+    for expected in ["'/langversion:5'", "--target", "$env:processor_architecture", "-package", "-runtimespath", "license-mit", "license-apache"] {
+        assert!(lower.contains(expected), "build.ps1 should contain {expected}");
+    }
+    // cargo's progress on stderr must not stop the script where stderr is captured.
+    let invoke_native = &ps1.text[ps1.text.find("function Invoke-Native").expect("Invoke-Native")..];
+    assert!(invoke_native.contains("$ErrorActionPreference = 'Continue'"), "build.ps1 runs native tools under 'Continue'");
+    assert!(ps1.text.contains("Invoke-Native -FilePath 'cargo'"), "build.ps1 runs cargo through Invoke-Native");
+    // Both licences are in the repository, as the crate's licence expression says.
+    let cargo = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    assert!(cargo.contains("license = \"MIT OR Apache-2.0\""));
+    assert!(std::fs::read_to_string(root().join("LICENSE-MIT")).expect("LICENSE-MIT").contains("Permission is hereby granted"));
+    assert!(std::fs::read_to_string(root().join("LICENSE-APACHE")).expect("LICENSE-APACHE").contains("Apache License"));
+}
+
+// ---- the library's JSON, read one way on both editions ----
+
+/// Where a module script calls ConvertFrom-Json itself instead of ConvertFrom-AgJson (PowerShell 7
+/// makes dates of strings that Windows PowerShell 5.1 keeps as strings).
+fn direct_json_reads(script: &Script) -> Vec<String> {
+    if script.path.file_name().is_some_and(|n| n == "ConvertFrom-AgJson.ps1") {
+        return Vec::new();
+    }
+    script
+        .nodes()
+        .into_iter()
+        .filter(|n| n.kind() == "command")
+        .filter(|n| n.child_by_field_name("command_name").is_some_and(|c| script.text_of(c).eq_ignore_ascii_case("ConvertFrom-Json")))
+        .map(|n| format!("{}: ConvertFrom-Json: use ConvertFrom-AgJson, which gives the same types on 5.1 and 7", script.at(n)))
+        .collect()
+}
+
+#[test]
+fn the_module_reads_json_only_through_convertfrom_agjson() {
+    let problems: Vec<String> = powershell_files()
+        .iter()
+        .filter(|p| p.starts_with(root().join(MODULE)))
+        .flat_map(|p| direct_json_reads(&Script::load(p)))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let planted = Script::parse(PathBuf::from("Private/X.ps1"), "$a = $json | ConvertFrom-Json\n# ConvertFrom-Json in a comment\n$b = 'ConvertFrom-Json'\n".to_string());
+    assert_eq!(direct_json_reads(&planted).len(), 1, "{:?}", direct_json_reads(&planted));
+}
+
+#[test]
+fn the_module_recognizes_the_librarys_certificate_advice() {
+    // Get-AgReport counts rejected certificates by the text the library ends them with.
+    let text = std::fs::read_to_string(root().join(MODULE).join("Private/Get-AgReport.ps1")).expect("Get-AgReport.ps1");
+    let marker = text.split("$trustAdviceMarker = '").nth(1).and_then(|rest| rest.split('\'').next()).expect("the marker in Get-AgReport.ps1");
+    assert!(agdiag::collect::tls::TRUST_ADVICE.contains(marker), "TRUST_ADVICE no longer contains {marker:?}: {}", agdiag::collect::tls::TRUST_ADVICE);
+    assert!(text.contains("-TrustServerCertificate accepts any certificate: it gives no protection against a man in the middle"));
 }
 
 // ---- calls between the module's own functions ----
@@ -971,4 +1035,177 @@ fn files_are_written_only_after_should_process_and_inside_try_catch() {
         "function Out-AgThing {\n  [CmdletBinding(SupportsShouldProcess = $true)]\n  param([string]$Path)\n  if (-not $PSCmdlet.ShouldProcess($Path, 'Write')) { return }\n  try {\n    [System.IO.File]::WriteAllText($Path, 'x')\n  }\n  catch {\n    $PSCmdlet.WriteError($_)\n  }\n}\n".to_string(),
     );
     assert_eq!(unsafe_file_writes(&good), Vec::<String>::new());
+}
+
+// ---- cmdlets, parameters, encodings and variables of both editions ----
+
+/// Cmdlets Windows PowerShell 5.1 lacks (added in PowerShell 6 or 7).
+const PS7_ONLY_CMDLETS: &[&str] = &[
+    "Get-Error", "Test-Json", "Join-String", "ConvertFrom-Markdown", "Show-Markdown", "Get-MarkdownOption",
+    "Set-MarkdownOption", "Get-Uptime", "Remove-Alias", "Remove-Service", "Get-ExperimentalFeature",
+    "Enable-ExperimentalFeature", "Disable-ExperimentalFeature", "Start-ThreadJob", "Get-PSSubsystem",
+    "Get-SecureRandom", "ConvertTo-CliXml", "ConvertFrom-CliXml",
+];
+
+/// Cmdlets PowerShell 7 removed (5.1 has them).
+const REMOVED_IN_PS7: &[&str] = &[
+    "Get-WmiObject", "Invoke-WmiMethod", "Register-WmiEvent", "Remove-WmiObject", "Set-WmiInstance", "Get-EventLog",
+    "New-EventLog", "Remove-EventLog", "Write-EventLog", "Clear-EventLog", "Limit-EventLog", "Show-EventLog",
+    "New-WebServiceProxy", "Add-PSSnapin", "Get-PSSnapin", "Remove-PSSnapin", "Export-Console", "Get-ControlPanelItem",
+    "Show-ControlPanelItem", "Checkpoint-Computer", "Restore-Computer", "Get-ComputerRestorePoint",
+    "Enable-ComputerRestore", "Disable-ComputerRestore", "Add-Computer", "Remove-Computer", "Test-ComputerSecureChannel",
+    "Get-Transaction", "Start-Transaction", "Complete-Transaction", "Undo-Transaction", "Use-Transaction",
+    "ConvertFrom-String", "Convert-String", "gwmi",
+];
+
+/// Parameters that exist only in PowerShell 6+ (the cmdlet itself is in 5.1).
+const PS7_ONLY_PARAMETERS: &[(&str, &[&str])] = &[
+    ("ConvertFrom-Json", &["AsHashtable", "Depth", "NoEnumerate", "DateKind"]),
+    ("ConvertTo-Json", &["AsArray", "EscapeHandling", "EnumsAsStrings"]),
+    ("Get-Content", &["AsByteStream"]),
+    ("Set-Content", &["AsByteStream"]),
+    ("Add-Content", &["AsByteStream"]),
+    ("Export-Csv", &["UseQuotes", "QuoteFields"]),
+    ("ConvertTo-Csv", &["UseQuotes", "QuoteFields"]),
+    ("Select-String", &["Raw", "NoEmphasis", "Culture"]),
+    ("Get-Date", &["AsUTC", "UnixTimeSeconds"]),
+    ("Split-Path", &["Extension", "LeafBase"]),
+    ("Sort-Object", &["Top", "Bottom", "Stable"]),
+    ("Get-Random", &["Shuffle"]),
+    ("Where-Object", &["Not"]),
+    ("Out-String", &["NoNewline"]),
+    ("Select-Object", &["SkipIndex"]),
+    ("Join-Path", &["AdditionalChildPath"]),
+    ("Format-Hex", &["Count", "Offset"]),
+    ("Start-Process", &["Environment"]),
+    ("Start-Job", &["WorkingDirectory"]),
+    ("Import-Module", &["UseWindowsPowerShell", "SkipEditionCheck"]),
+    ("Test-Connection", &["TargetName", "Ping", "TcpPort", "Traceroute", "MtuSize", "Repeat", "Detailed"]),
+    (
+        "Invoke-WebRequest",
+        &["SkipCertificateCheck", "Authentication", "Token", "SslProtocol", "Resume", "SkipHttpErrorCheck", "StatusCodeVariable", "ResponseHeadersVariable", "NoProxy", "SkipHeaderValidation", "MaximumRetryCount", "RetryIntervalSec", "Form", "HttpVersion"],
+    ),
+    (
+        "Invoke-RestMethod",
+        &["SkipCertificateCheck", "Authentication", "Token", "SslProtocol", "Resume", "SkipHttpErrorCheck", "StatusCodeVariable", "ResponseHeadersVariable", "NoProxy", "SkipHeaderValidation", "MaximumRetryCount", "RetryIntervalSec", "Form", "HttpVersion"],
+    ),
+];
+
+/// `-Encoding` names both editions accept with one meaning. 5.1 also has String, Unknown, Default
+/// and Byte (gone in 7); 7 also has utf8BOM, utf8NoBOM, bigendianutf32, ansi and code pages (not
+/// in 5.1); UTF8 is in both but writes a BOM on 5.1 and none on 7.
+const PORTABLE_ENCODINGS: &[&str] = &["ascii", "bigendianunicode", "oem", "unicode", "utf7", "utf32"];
+
+/// Automatic and preference variables PowerShell 6+ added: $null on 5.1, so a test of them is
+/// silently false there.
+const PS7_ONLY_VARIABLES: &[&str] = &[
+    "$IsWindows", "$IsLinux", "$IsMacOS", "$IsCoreCLR", "$PSStyle", "$PSNativeCommandUseErrorActionPreference",
+    "$PSNativeCommandArgumentPassing", "$EnabledExperimentalFeatures",
+];
+
+/// Everything in a script that works on only one of Windows PowerShell 5.1 and PowerShell 7.
+fn edition_problems(script: &Script) -> Vec<String> {
+    let mut problems = Vec::new();
+    for node in script.nodes() {
+        match node.kind() {
+            "variable" => {
+                let name = script.text_of(node);
+                if let Some(known) = PS7_ONLY_VARIABLES.iter().find(|v| v.eq_ignore_ascii_case(name)) {
+                    problems.push(format!("{}: {known} does not exist in Windows PowerShell 5.1", script.at(node)));
+                }
+            }
+            "command" => {
+                let Some(name) = node.child_by_field_name("command_name").map(|n| script.text_of(n).to_string()) else { continue };
+                if let Some(cmdlet) = PS7_ONLY_CMDLETS.iter().find(|c| c.eq_ignore_ascii_case(&name)) {
+                    problems.push(format!("{}: {cmdlet} does not exist in Windows PowerShell 5.1", script.at(node)));
+                }
+                if let Some(cmdlet) = REMOVED_IN_PS7.iter().find(|c| c.eq_ignore_ascii_case(&name)) {
+                    problems.push(format!("{}: {cmdlet} was removed in PowerShell 7", script.at(node)));
+                }
+                let Some(elements) = node.child_by_field_name("command_elements") else { continue };
+                let mut cursor = elements.walk();
+                let arguments: Vec<Node<'_>> = elements.children(&mut cursor).filter(|c| c.kind() != "command_argument_sep").collect();
+                let forbidden = PS7_ONLY_PARAMETERS.iter().find(|(c, _)| c.eq_ignore_ascii_case(&name)).map(|(_, p)| *p).unwrap_or(&[]);
+                let mut positional = 0;
+                for (index, argument) in arguments.iter().enumerate() {
+                    if argument.kind() != "command_parameter" {
+                        let previous = index.checked_sub(1).map(|i| arguments[i]);
+                        if previous.is_none_or(|p| p.kind() != "command_parameter") {
+                            positional += 1;
+                        }
+                        continue;
+                    }
+                    let text = script.text_of(*argument);
+                    let (used, attached) = match text.trim_start_matches('-').split_once(':') {
+                        Some((used, value)) => (used.to_string(), Some(value.to_string())),
+                        None => (text.trim_start_matches('-').to_string(), None),
+                    };
+                    let used_lower = used.to_ascii_lowercase();
+                    // PowerShell accepts any unambiguous prefix of a parameter name; 5 letters or more
+                    // here, so that a short real 5.1 parameter (Split-Path -Leaf) is not taken for one.
+                    if let Some(parameter) = forbidden.iter().find(|p| p.to_ascii_lowercase() == used_lower || (used.len() >= 5 && p.to_ascii_lowercase().starts_with(&used_lower))) {
+                        problems.push(format!("{}: {name} -{parameter} does not exist in Windows PowerShell 5.1", script.at(*argument)));
+                    }
+                    if used_lower == "encoding" {
+                        let value = attached.filter(|v| !v.is_empty()).or_else(|| arguments.get(index + 1).map(|n| script.text_of(*n).to_string())).unwrap_or_default();
+                        let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
+                        if !PORTABLE_ENCODINGS.iter().any(|e| e.eq_ignore_ascii_case(value)) {
+                            let why = if value.eq_ignore_ascii_case("utf8") {
+                                "writes a BOM on Windows PowerShell 5.1 and none on PowerShell 7: write with [System.IO.File] and an explicit UTF8Encoding"
+                            } else {
+                                "is not an -Encoding value both Windows PowerShell 5.1 and PowerShell 7 accept"
+                            };
+                            problems.push(format!("{}: {name} -Encoding {value} {why}", script.at(*argument)));
+                        }
+                    }
+                }
+                // Join-Path a b c binds c to -AdditionalChildPath, which 5.1 does not have.
+                if name.eq_ignore_ascii_case("Join-Path") && positional > 2 {
+                    problems.push(format!("{}: Join-Path with more than two child paths needs PowerShell 6: nest Join-Path", script.at(node)));
+                }
+            }
+            _ => {}
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_script_uses_only_what_both_editions_have() {
+    let files = powershell_files();
+    assert!(files.len() >= 25, "{files:?}");
+    let problems: Vec<String> = files.iter().flat_map(|p| edition_problems(&Script::load(p))).collect();
+    assert!(problems.is_empty(), "Works on only one of Windows PowerShell 5.1 and PowerShell 7:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn the_edition_scan_finds_each_planted_mistake_and_passes_portable_code() {
+    let planted = [
+        ("Get-Error -Newest 1", "Get-Error does not exist"),
+        ("Get-WmiObject -Class Win32_OperatingSystem", "Get-WmiObject was removed"),
+        ("$h = $text | ConvertFrom-Json -AsHashtable", "ConvertFrom-Json -AsHashtable"),
+        ("Get-Content -Path a.bin -AsByte", "Get-Content -AsByteStream"),
+        ("Sort-Object -Property Time -Top 3", "Sort-Object -Top"),
+        ("Set-Content -Path a.txt -Value 'x' -Encoding utf8NoBOM", "-Encoding utf8NoBOM is not"),
+        ("Out-File -FilePath a.txt -Encoding:Byte", "-Encoding Byte is not"),
+        ("Add-Content -Path a.txt -Value 'x' -Encoding 'UTF8'", "-Encoding UTF8 writes a BOM"),
+        ("if ($IsWindows) { 'w' }", "$IsWindows does not exist"),
+        ("$p = Join-Path $root 'bin' 'linux-x64'", "Join-Path with more than two"),
+        ("Import-Module X -UseWindowsPowerShell", "-UseWindowsPowerShell"),
+    ];
+    for (source, expected) in planted {
+        let found = edition_problems(&Script::parse(PathBuf::from("planted.ps1"), source.to_string()));
+        assert!(found.iter().any(|p| p.contains(expected)), "{source:?}: expected {expected:?}, found {found:?}");
+    }
+    let portable = "# Get-Error, $IsWindows and -AsHashtable in a comment\n$s = 'Get-WmiObject $IsLinux'\nSet-Content -Path a.txt -Value 'x' -Encoding ascii\n$o = ConvertFrom-Json -InputObject $json\nSort-Object -Property Time -Descending\n$p = Join-Path -Path (Join-Path -Path $root -ChildPath 'bin') -ChildPath 'linux-x64'\n$q = Join-Path $root 'bin'\nGet-Content -LiteralPath a.txt -Raw -Encoding:Unicode\n";
+    let found = edition_problems(&Script::parse(PathBuf::from("portable.ps1"), portable.to_string()));
+    assert_eq!(found, Vec::<String>::new());
+}
+
+#[test]
+fn readme_powershell_section_starts_with_install_module() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let section = readme.split("\n## PowerShell\n").nth(1).expect("README has a ## PowerShell section");
+    let first = section.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("```")).unwrap_or_default();
+    assert!(first.starts_with("Install-Module AgDiag"), "README's PowerShell section starts with {first:?}");
 }

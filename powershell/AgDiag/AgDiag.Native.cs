@@ -1,10 +1,12 @@
 // AgDiag.Native.cs: the AgDiag module's binding to the native library (include/agdiag.h).
 //
-// Compiled by Add-Type in Windows PowerShell 5.1 (C# 5 compiler, .NET Framework 4.5) and in
-// PowerShell 7 (Roslyn, .NET), and by `mcs -langversion:5` in the Mono tests. So: C# 5 syntax only
-// and .NET Framework 4.5 APIs only: none of .NET Core's UTF-8 marshalling helpers, its native
-// library loader class, RuntimeInformation or Span. tests/mono_interop.rs lints for them (it holds
-// the exact list), because Mono has several of them and would not notice.
+// Compiled once, at build time, into AgDiag.Native.dll (powershell/build.sh with Mono's
+// `mcs -langversion:5`, powershell/build.ps1 with the .NET Framework's own C# 5 csc.exe),
+// which the manifest loads (RequiredAssemblies) in Windows PowerShell 5.1 (.NET Framework 4.5.2+)
+// and in PowerShell 7 (.NET). So: C# 5 syntax only and .NET Framework 4.5 APIs only: none of .NET
+// Core's UTF-8 marshalling helpers, its native library loader class, RuntimeInformation or Span.
+// tests/mono_interop.rs lints for them (it holds the exact list), because Mono has several of them
+// and would not notice.
 //
 // The library is loaded by absolute path (LoadLibraryExW/GetProcAddress on Windows, dlopen/dlsym
 // elsewhere) and every export is bound on first use, so an older library that lacks an export
@@ -273,6 +275,8 @@ namespace AgDiag
         private static string libraryPath;
         private static IntPtr library;
         private static string rid;
+        // The module folder DefaultLibraryPath was asked about: the "not found" message lists what it ships.
+        private static string moduleRoot;
 
         /// <summary>The library file name on this OS.</summary>
         public static string LibraryFileName
@@ -303,7 +307,9 @@ namespace AgDiag
         public static string DefaultLibraryPath(string moduleRoot)
         {
             if (moduleRoot == null) throw new ArgumentNullException("moduleRoot");
-            return Path.GetFullPath(Path.Combine(Path.Combine(Path.Combine(moduleRoot, "bin"), Rid), LibraryFileName));
+            string root = Path.GetFullPath(moduleRoot);
+            lock (Gate) { Native.moduleRoot = root; }
+            return Path.Combine(Path.Combine(Path.Combine(root, "bin"), Rid), LibraryFileName);
         }
 
         /// <summary>The library path in use (set by Configure), or null.</summary>
@@ -486,7 +492,7 @@ namespace AgDiag
                     if (address == IntPtr.Zero)
                     {
                         throw new AgDiagException(string.Format(
-                            "The AgDiag library at '{0}' does not export {1}: it is older than this module. Rebuild it (powershell/build.ps1 or powershell/build.sh) and start a new session.",
+                            "The AgDiag library at '{0}' does not export {1}: it comes from an older AgDiag than this module. Reinstall the module (Update-Module AgDiag, or Install-Module AgDiag -Force) and start a new PowerShell session.",
                             libraryPath, name), name);
                     }
                     bound = Marshal.GetDelegateForFunctionPointer(address, typeof(T));
@@ -503,12 +509,7 @@ namespace AgDiag
                 if (library != IntPtr.Zero) return library;
                 if (libraryPath == null)
                     throw new AgDiagException("No AgDiag library configured: call [AgDiag.Native]::Configure(path) (Import-Module AgDiag does this).");
-                if (!File.Exists(libraryPath))
-                {
-                    throw new AgDiagException(string.Format(
-                        "The AgDiag native library was not found at '{0}' (this process is {1}). Build it with powershell/build.ps1 (Windows) or powershell/build.sh, or copy the {1} build of {2} there.",
-                        libraryPath, Rid, LibraryFileName));
-                }
+                if (!File.Exists(libraryPath)) throw new AgDiagException(NotFoundMessage());
                 string error;
                 IntPtr handle = Open(libraryPath, out error);
                 if (handle == IntPtr.Zero)
@@ -520,6 +521,48 @@ namespace AgDiag
                 library = handle;
                 return library;
             }
+        }
+
+        /// <summary>
+        /// Why the library file is missing, for someone who installed the package (which ships a
+        /// library per runtime in bin/RID/), not someone with the sources and a Rust toolchain.
+        /// </summary>
+        private static string NotFoundMessage()
+        {
+            string root = moduleRoot;
+            string bin = root == null ? null : Path.Combine(root, "bin");
+            bool inModule = bin != null && libraryPath.StartsWith(bin + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+            if (!inModule)
+            {
+                return string.Format(
+                    "The AgDiag native library was not found at '{0}' (this process is {1}), the path $env:AGDIAG_LIBRARY or Configure gave. Point it at the {1} build of {2}, or remove it to use the module's own bin/{1}/{2}.",
+                    libraryPath, Rid, LibraryFileName);
+            }
+            List<string> shipped = new List<string>();
+            if (Directory.Exists(bin))
+            {
+                foreach (string folder in Directory.GetDirectories(bin))
+                {
+                    if (Directory.GetFiles(folder).Length > 0) shipped.Add(Path.GetFileName(folder));
+                }
+            }
+            shipped.Sort(StringComparer.Ordinal);
+            string has = shipped.Count == 0 ? "no runtime at all" : string.Join(", ", shipped.ToArray());
+            string message = string.Format(
+                "The AgDiag native library for {0} was not found at '{1}'. The AgDiag package ships the library of every runtime it supports in bin/<runtime>/; this copy of the module has {2}. ",
+                Rid, libraryPath, has);
+            if (File.Exists(Path.Combine(root, "AgDiag.Native.cs")))
+            {
+                // A source checkout (the package does not ship the C# source): the library is built there.
+                return message + string.Format("This is a source checkout: build the {0} library with powershell/build.sh (Linux, macOS) or powershell/build.ps1 (Windows).", Rid);
+            }
+            if (shipped.Count > 0)
+            {
+                return message + string.Format(
+                    "If {0} is missing from a copy that has other runtimes, the files were copied incompletely: reinstall with Install-Module AgDiag -Force. If the package itself has no {0} build, AgDiag does not support this platform yet.",
+                    Rid);
+            }
+            return message + "Reinstall it with Install-Module AgDiag -Force: the bin folder did not arrive with the module.";
         }
 
         // ---- platform ----

@@ -8,8 +8,10 @@
     Description          = 'Diagnoses SQL Server Always On availability groups that will not connect, join, synchronize or route: every check names the instance, the object and the evidence, and writes a reviewed T-SQL fix script.'
     PowerShellVersion    = '5.1'
     CompatiblePSEditions = @('Desktop', 'Core')
-    # The interop and the native library need a 64-bit process on .NET Framework 4.5 or later.
-    DotNetFrameworkVersion = '4.5'
+    # The interop and the native library need a 64-bit process on .NET Framework 4.5.2 or later.
+    DotNetFrameworkVersion = '4.5.2'
+    # AgDiag.Native.cs compiled at build time (powershell/build.sh, build.ps1): nothing is compiled at import.
+    RequiredAssemblies   = @('AgDiag.Native.dll')
     FormatsToProcess     = @('AgDiag.format.ps1xml')
     FunctionsToExport    = @(
         'Export-AgSnapshot',
@@ -32,11 +34,12 @@
     CmdletsToExport      = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
-    FileList             = @('AgDiag.psd1', 'AgDiag.psm1', 'AgDiag.Native.cs', 'AgDiag.format.ps1xml', 'en-US/about_AgDiag.help.txt')
+    # The package's build (powershell/build.sh --package) rewrites this line with every file it ships.
+    FileList             = @('AgDiag.psd1', 'AgDiag.psm1', 'AgDiag.format.ps1xml', 'en-US/about_AgDiag.help.txt')
     PrivateData          = @{
         PSData = @{
             Tags         = @('SQLServer', 'AlwaysOn', 'AvailabilityGroups', 'HADR', 'DBA', 'Diagnostics', 'Windows', 'Linux', 'MacOS', 'PSEdition_Desktop', 'PSEdition_Core')
-            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            # The package build (AGDIAG_PROJECT_URI) adds the project and licence links, pinned to the commit built.
             ReleaseNotes = 'First release: offline snapshot analysis, live collection with progress and cancel, fix scripts.'
         }
     }

@@ -3,17 +3,33 @@
 # the functions here bind parameters, show progress and shape the library's JSON into objects.
 # Runs on Windows PowerShell 5.1 and PowerShell 7 (no PowerShell-7-only syntax).
 
-# Types cannot be unloaded: a second Import-Module -Force reuses the compiled interop.
-if (-not ('AgDiag.Native' -as [type])) {
-    Add-Type -Path (Join-Path -Path $PSScriptRoot -ChildPath 'AgDiag.Native.cs')
+# Every function calls the interop ([AgDiag.Native]), which PowerShell allows only in FullLanguage.
+# Say so once, here, instead of failing in every command.
+if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
+    throw ('AgDiag calls its .NET interop, which PowerShell allows only in FullLanguage mode; this module runs in {0}. Where an application control policy (WDAC, AppLocker) sets that mode, allow or sign the module''s files, then import it again.' -f $ExecutionContext.SessionState.LanguageMode)
 }
 
-# The library for this OS and architecture, bin/<rid>/ (built by powershell/build.ps1 or build.sh).
-# AGDIAG_LIBRARY points at another build (e.g. target/debug/libagdiag.so while developing).
+# The manifest loaded AgDiag.Native.dll (RequiredAssemblies). A session keeps the first copy it
+# loaded (types cannot be unloaded), so after an update Import-Module -Force may find an older
+# interop already loaded: refuse to run these scripts on it and say what to do.
+$interopFile = Join-Path -Path $PSScriptRoot -ChildPath 'AgDiag.Native.dll'
+$loadedInterop = [AgDiag.Native].Assembly.GetName().Version
+$shippedInterop = [System.Reflection.AssemblyName]::GetAssemblyName($interopFile).Version
+if ($loadedInterop -ne $shippedInterop) {
+    throw ('This session already has AgDiag''s interop {0} loaded (from {1}), and .NET cannot unload it; this module needs {2}. Start a new PowerShell session, then Import-Module AgDiag.' -f $loadedInterop, [AgDiag.Native].Assembly.Location, $shippedInterop)
+}
+
+# The library for this OS and architecture, bin/<rid>/ (shipped in the package; built by
+# powershell/build.ps1 or build.sh in a source checkout). AGDIAG_LIBRARY points at another build
+# (e.g. target/debug/libagdiag.so while developing); a relative path is relative to the current
+# location, as everywhere in PowerShell (.NET alone would read it from the process's start folder).
 # Loading waits for the first command, so Get-Help works without the library.
 try {
     $libraryPath = $env:AGDIAG_LIBRARY
-    if (-not $libraryPath) {
+    if ($libraryPath) {
+        $libraryPath = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($libraryPath)
+    }
+    else {
         $libraryPath = [AgDiag.Native]::DefaultLibraryPath($PSScriptRoot)
     }
     [AgDiag.Native]::Configure($libraryPath)

@@ -48,9 +48,11 @@ public static class Driver
         // Before the real library is configured: the load errors name the file looked for.
         Case("missing library names the path", MissingLibrary);
         Case("unloadable library names the path", UnloadableLibrary);
+        Case("a package without this runtime says which and what it ships", MissingRuntimeInPackage);
         Native.Configure(library);
 
         Case("rid and default path", RidAndDefaultPath);
+        Case("the interop assembly's version is the module's (AgDiag.psm1 compares them)", AssemblyVersion);
         Case("version", VersionCase);
         Case("checks catalog", ChecksCatalog);
         Case("explain unknown error -> exception", ExplainUnknown);
@@ -160,6 +162,43 @@ public static class Driver
         {
             File.Delete(bogus);
         }
+    }
+
+    private static void MissingRuntimeInPackage()
+    {
+        // An installed package (no C# source beside it) that ships only another runtime's library.
+        string root = Path.Combine(Path.GetTempPath(), "agdiag-package-" + Process.GetCurrentProcess().Id);
+        string other = Path.Combine(Path.Combine(root, "bin"), "osx-arm64");
+        Directory.CreateDirectory(other);
+        File.WriteAllBytes(Path.Combine(other, "libagdiag.dylib"), new byte[] { 0 });
+        try
+        {
+            string path = Native.DefaultLibraryPath(root);
+            Native.Configure(path);
+            AgDiagException e = Throws<AgDiagException>(delegate { Native.Version(); });
+            Contains(e.Message, path);
+            Contains(e.Message, "for " + Native.Rid + " was not found");
+            Contains(e.Message, "osx-arm64");
+            Contains(e.Message, "Install-Module AgDiag -Force");
+            Assert(e.Message.IndexOf("build.sh", StringComparison.Ordinal) < 0, "a package user is not told to run a build script: " + e.Message);
+            Assert(!Native.IsLoaded, "nothing loaded");
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    private static void AssemblyVersion()
+    {
+        string manifest = File.ReadAllText(Path.Combine(moduleRoot, "AgDiag.psd1"), Encoding.UTF8);
+        System.Text.RegularExpressions.Match match = System.Text.RegularExpressions.Regex.Match(
+            manifest, "(?m)^\\s*ModuleVersion\\s*=\\s*'([0-9.]+)'");
+        Assert(match.Success, "ModuleVersion in AgDiag.psd1");
+        Version expected = new Version(match.Groups[1].Value + ".0");
+        Version actual = typeof(Native).Assembly.GetName().Version;
+        Assert(actual == expected, "assembly version " + actual + ", module version " + expected);
+        Assert(typeof(Native).Assembly.Location.EndsWith("AgDiag.Native.dll", StringComparison.Ordinal), "loaded from the compiled assembly: " + typeof(Native).Assembly.Location);
     }
 
     private static void RidAndDefaultPath()

@@ -1,6 +1,9 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0.0' }
 # Pester 5 tests of the AgDiag module, offline against examples/snapshots. They need the native
-# library in powershell/AgDiag/bin/<rid>/ (powershell/build.ps1 or build.sh) or $env:AGDIAG_LIBRARY.
+# library in powershell/AgDiag/bin/<rid>/ and the interop AgDiag.Native.dll (powershell/build.ps1 or
+# build.sh), or $env:AGDIAG_MODULE_PATH naming a built package (build.sh --package: the release
+# workflow tests the package it publishes). What only a real PowerShell can settle is here: the
+# interop loading through the manifest, Constrained Language Mode, -WhatIf, Ctrl+C, rendering.
 # Run from the repository root:
 #   pwsh -NoProfile -Command "Invoke-Pester -Path ./tests/powershell -Output Detailed"
 #   powershell.exe -NoProfile -Command "Invoke-Pester -Path .\tests\powershell -Output Detailed"
@@ -8,6 +11,9 @@
 BeforeAll {
     $script:repo = (Resolve-Path -Path (Join-Path -Path $PSScriptRoot -ChildPath '../..')).ProviderPath
     $script:modulePath = Join-Path -Path $repo -ChildPath 'powershell/AgDiag'
+    if ($env:AGDIAG_MODULE_PATH) {
+        $script:modulePath = $env:AGDIAG_MODULE_PATH
+    }
     $script:broken = Join-Path -Path $repo -ChildPath 'examples/snapshots/broken-3-replica.json'
     $script:healthy = Join-Path -Path $repo -ChildPath 'examples/snapshots/healthy-3-replica.json'
     Import-Module -Name $modulePath -Force
@@ -23,7 +29,7 @@ Describe 'The AgDiag module' {
         $exported = @(Get-Command -Module AgDiag | ForEach-Object { $_.Name } | Sort-Object)
         $listed = @($manifest.FunctionsToExport | Sort-Object)
         $exported | Should -Be $listed
-        $exported.Count | Should -Be 15
+        $exported.Count | Should -Be 16
     }
 
     It 'loads the native library of the same version' {
@@ -33,6 +39,32 @@ Describe 'The AgDiag module' {
 
     It 'imports a second time without recompiling the interop' {
         { Import-Module -Name $modulePath -Force } | Should -Not -Throw
+    }
+
+    It 'loads the interop assembly through the manifest, of the module''s version' {
+        $manifest.RequiredAssemblies | Should -Be @('AgDiag.Native.dll')
+        $assembly = [AgDiag.Native].Assembly
+        $assembly.Location | Should -Be (Join-Path -Path (Resolve-Path -Path $modulePath).ProviderPath -ChildPath 'AgDiag.Native.dll')
+        $assembly.GetName().Version | Should -Be ([version]('{0}.0' -f $manifest.ModuleVersion))
+        (Get-Content -LiteralPath (Join-Path -Path $modulePath -ChildPath 'AgDiag.psm1') -Raw) | Should -Not -Match 'Add-Type'
+    }
+
+    It 'refuses, with a message, to import in Constrained Language Mode' {
+        $shell = (Get-Process -Id $PID).Path
+        $command = "`$ExecutionContext.SessionState.LanguageMode = 'ConstrainedLanguage'; try { Import-Module '$modulePath' -ErrorAction Stop; 'imported' } catch { `$_.Exception.Message }"
+        $output = (& $shell -NoProfile -NonInteractive -Command $command) -join "`n"
+        $output | Should -Not -Be 'imported'
+        $output | Should -Match 'FullLanguage|ConstrainedLanguage|language mode'
+    }
+
+    It 'resolves a relative AGDIAG_LIBRARY against the current location' {
+        $shell = (Get-Process -Id $PID).Path
+        $library = [AgDiag.Native]::LibraryPath
+        $folder = Split-Path -Path $library -Parent
+        $leaf = Split-Path -Path $library -Leaf
+        $command = "Set-Location -LiteralPath '$folder'; `$env:AGDIAG_LIBRARY = './$leaf'; Import-Module '$modulePath'; [AgDiag.Native]::LibraryPath"
+        $output = (& $shell -NoProfile -NonInteractive -Command $command) -join "`n"
+        $output | Should -Be $library
     }
 
     It 'has help with a synopsis, every parameter and two examples for <_>' -ForEach @(
@@ -111,6 +143,52 @@ Describe 'Offline analysis of the example snapshots' {
     }
 }
 
+Describe 'One type per property on both editions, and flat output' {
+    BeforeAll {
+        $script:all = @(Invoke-AgDiagnostic -SnapshotPath $broken)
+        $script:flat = @(Invoke-AgDiagnostic -SnapshotPath $broken -Flat)
+    }
+
+    It 'keeps evidence timestamps as strings (PowerShell 7''s ConvertFrom-Json would make dates)' {
+        $pending = New-Object -TypeName 'System.Collections.Generic.Stack[object]'
+        foreach ($finding in $all) { $pending.Push($finding.Evidence) }
+        $dates = 0
+        while ($pending.Count -gt 0) {
+            $node = $pending.Pop()
+            if ($node -is [datetime]) { $dates++ }
+            elseif ($node -is [System.Management.Automation.PSCustomObject]) { foreach ($p in $node.PSObject.Properties) { if ($null -ne $p.Value) { $pending.Push($p.Value) } } }
+            elseif ($node -is [System.Array]) { foreach ($item in $node) { if ($null -ne $item) { $pending.Push($item) } } }
+        }
+        $dates | Should -Be 0
+    }
+
+    It '-Flat gives one AgDiag.FlatFinding of strings per finding, without the Report' {
+        $flat.Count | Should -Be $all.Count
+        $flat[0].PSObject.TypeNames[0] | Should -Be 'AgDiag.FlatFinding'
+        $flat[0].PSObject.Properties.Name | Should -Not -Contain 'Report'
+        foreach ($property in $flat[0].PSObject.Properties) { $property.Value | Should -BeOfType [string] }
+        $login = $flat | Where-Object { $_.Check -eq 'accounts.login_missing' } | Select-Object -First 1
+        $login.Evidence | Should -Match '(?m)^login: CONTOSO\\SQL3\$$'
+        $login.FixSteps | Should -Match '(?m)^SQL1 \(create_login\): IF NOT EXISTS'
+    }
+
+    It 'Export-Csv and ConvertTo-Json of -Flat findings are flat and readable' {
+        $csv = Join-Path -Path $TestDrive -ChildPath 'findings.csv'
+        $flat | Export-Csv -LiteralPath $csv -NoTypeInformation
+        $back = @(Import-Csv -LiteralPath $csv)
+        $back.Count | Should -Be $flat.Count
+        $back[0].Evidence | Should -Be $flat[0].Evidence
+        (Get-Content -LiteralPath $csv -Raw) | Should -Not -Match 'System.Object\[\]|@\{'
+        $json = $flat | ConvertTo-Json -Depth 2 | ConvertFrom-Json
+        @($json).Count | Should -Be $flat.Count
+        $json[0].Evidence | Should -BeOfType [string]
+    }
+
+    It 'shows -Flat findings in the same table as findings' {
+        ($flat | Out-String -Width 250) | Should -Match 'Severity\s+Check\s+Instance\s+Object\s+Message'
+    }
+}
+
 Describe 'Fix scripts' {
     It 'writes exactly the piped findings' {
         $all = @(Invoke-AgDiagnostic -SnapshotPath $broken | Where-Object { $_.Fix })
@@ -163,6 +241,14 @@ Describe 'Other commands' {
         $checks.Count | Should -BeGreaterThan 5
         $checks[0].PSObject.TypeNames[0] | Should -Be 'AgDiag.CheckInfo'
         @(Get-AgCheck -Id 'hadr*') | ForEach-Object { $_.Category | Should -Be 'hadr' }
+    }
+
+    It 'Get-AgCheck with a selector that matches nothing is an error, not silence' {
+        $result = Get-AgCheck sql1 -ErrorAction SilentlyContinue -ErrorVariable failures
+        $result | Should -BeNullOrEmpty
+        $failures[0].FullyQualifiedErrorId | Should -Match '^AgDiag.UnknownCheck'
+        $failures[0].ToString() | Should -Match '-SqlInstance sql1'
+        { Get-AgCheck -Id 'nosuch*' -EnableException } | Should -Throw
     }
 
     It 'Get-AgCheck -SnapshotPath gives a result per check' {
@@ -227,6 +313,30 @@ Describe 'Errors' {
         $command = "`$env:AGDIAG_LIBRARY = '$missing'; Import-Module '$modulePath'; Get-AgCheck -ErrorAction SilentlyContinue -ErrorVariable e; `$e[0].ToString()"
         $output = & $shell -NoProfile -NonInteractive -Command $command
         ($output -join "`n") | Should -Match ([regex]::Escape($missing))
+    }
+}
+
+Describe 'Ctrl+C' {
+    It 'stops a live collection promptly and leaves nothing running' {
+        # A loopback listener that accepts and never answers: the login waits until it is stopped.
+        $listener = New-Object -TypeName System.Net.Sockets.TcpListener -ArgumentList ([System.Net.IPAddress]::Loopback), 0
+        $listener.Start()
+        try {
+            $instance = 'tcp:127.0.0.1,{0}' -f $listener.LocalEndpoint.Port
+            $shell = [powershell]::Create()
+            $null = $shell.AddScript("Import-Module '$modulePath'; Invoke-AgDiagnostic -SqlInstance '$instance' -ConnectTimeout 120 -EncryptConnection Off")
+            $async = $shell.BeginInvoke()
+            Start-Sleep -Seconds 2
+            $async.IsCompleted | Should -BeFalse
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            $shell.Stop()
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+            $async.IsCompleted | Should -BeTrue
+            $shell.Dispose()
+        }
+        finally {
+            $listener.Stop()
+        }
     }
 }
 

@@ -11,7 +11,7 @@ function ConvertTo-AgCheckResult {
     )
 
     process {
-        foreach ($result in ($Report.FindingsJson() | ConvertFrom-Json).checks) {
+        foreach ($result in (ConvertFrom-AgJson -Json $Report.FindingsJson()).checks) {
             [pscustomobject]@{
                 PSTypeName = 'AgDiag.CheckResult'
                 Check      = $result.check

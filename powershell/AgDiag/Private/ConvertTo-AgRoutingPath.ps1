@@ -12,7 +12,7 @@ function ConvertTo-AgRoutingPath {
     )
 
     process {
-        foreach ($path in ($Report.FindingsJson() | ConvertFrom-Json).routing_simulation) {
+        foreach ($path in (ConvertFrom-AgJson -Json $Report.FindingsJson()).routing_simulation) {
             [pscustomobject]@{
                 PSTypeName        = 'AgDiag.RoutingPath'
                 AvailabilityGroup = $path.availability_group

@@ -14,7 +14,7 @@ function ConvertTo-AgTimelineEntry {
     )
 
     process {
-        $timeline = $Report.TimelineJson() | ConvertFrom-Json
+        $timeline = ConvertFrom-AgJson -Json $Report.TimelineJson()
         $from = $null
         if ($timeline.until) {
             $until = [datetime]::Parse($timeline.until, [System.Globalization.CultureInfo]::InvariantCulture, [System.Globalization.DateTimeStyles]::AdjustToUniversal)

@@ -129,18 +129,30 @@ function Get-AgReport {
     # One ErrorRecord per instance that could not be collected; the rest of the snapshot stands.
     $instances = @()
     try {
-        $instances = @(($report.SnapshotJson() | ConvertFrom-Json).instances)
+        $instances = @((ConvertFrom-AgJson -Json $report.SnapshotJson()).instances)
     }
     catch {
         # ConvertFrom-Json refuses keys that differ only in case; the report itself is still good.
         Write-Verbose -Message ('Could not read the collected snapshot back for per-instance errors: {0}' -f $_.Exception.Message)
     }
+    # The library ends a rejected certificate's message with this advice (collect/tls.rs, TRUST_ADVICE).
+    $trustAdviceMarker = '-TrustServerCertificate in PowerShell'
+    $rejected = 0
     foreach ($instance in $instances) {
         if (-not $instance.connected) {
             $failure = Get-AgConnectFailure -ConnectError $instance.connect_error
+            if ($failure.Message.Contains($trustAdviceMarker)) { $rejected++ }
             Write-AgFailure -Cmdlet $Cmdlet -Message ("Could not collect from {0}: {1}" -f $instance.target, $failure.Message) `
                 -ErrorId $failure.ErrorId -Category $failure.Category -Target $instance.target -EnableException:$EnableException
         }
+    }
+    # Most servers run with a self-signed certificate: say once what the opt-in is and what it costs.
+    if ($rejected -gt 0) {
+        $lead = 'Where a certificate cannot be fixed now, '
+        if ($rejected -eq $instances.Count) {
+            $lead = 'No instance could be reached: every instance''s TLS certificate was rejected. Fix the certificates or trust their CA (see the errors); for a one-off look on a network you trust, '
+        }
+        $Cmdlet.WriteWarning($lead + '-TrustServerCertificate accepts any certificate: it gives no protection against a man in the middle, so keep the secure default wherever you can.')
     }
     $report
 }

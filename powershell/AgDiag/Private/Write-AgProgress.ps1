@@ -12,7 +12,7 @@ function Write-AgProgress {
         [string]$Activity
     )
 
-    $progress = $Job.ProgressJson() | ConvertFrom-Json
+    $progress = ConvertFrom-AgJson -Json $Job.ProgressJson()
     $done = [int]$progress.instances_done
     $total = [int]$progress.instances_total
     $status = '{0} of {1} instances done' -f $done, $total

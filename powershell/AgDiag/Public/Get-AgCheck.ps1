@@ -35,8 +35,10 @@ function Get-AgCheck {
     output can be piped.
 
     .PARAMETER TrustServerCertificate
-    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
-    is recorded in the snapshot.
+    Accept the server's TLS certificate without validating it (self-signed certificates). It gives
+    no protection against a man in the middle: prefer trusting the certificate's CA or reaching the
+    server by a name on its certificate, and keep the default (validation) wherever you can. The
+    choice is recorded in the snapshot.
 
     .PARAMETER EncryptConnection
     TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
@@ -130,17 +132,21 @@ function Get-AgCheck {
     end {
         if ($PSCmdlet.ParameterSetName -eq 'Catalog') {
             try {
-                $catalog = [AgDiag.Native]::ChecksJson() | ConvertFrom-Json
+                $catalog = ConvertFrom-AgJson -Json ([AgDiag.Native]::ChecksJson())
             }
             catch {
                 Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.CatalogFailed' `
                     -Category NotSpecified -ErrorRecord $_ -EnableException:$EnableException
                 return
             }
+            $matched = @{}
             foreach ($check in $catalog) {
                 $selected = -not $Id
                 foreach ($pattern in $Id) {
-                    if ($check.id -like $pattern -or $check.category -like $pattern) { $selected = $true }
+                    if ($check.id -like $pattern -or $check.category -like $pattern) {
+                        $selected = $true
+                        $matched[$pattern] = $true
+                    }
                 }
                 if ($selected) {
                     [pscustomobject]@{
@@ -153,6 +159,15 @@ function Get-AgCheck {
                         RelatedErrors = $check.related_errors
                         Seed          = $check.seed
                     }
+                }
+            }
+            # A selector that matches nothing is a mistake (often an instance name given
+            # positionally: Get-AgCheck sql1), not an empty result, as in the CLI.
+            foreach ($pattern in $Id) {
+                if (-not $matched.ContainsKey($pattern)) {
+                    $message = "Check selector '{0}' matches no check (ids, categories or patterns such as 'endpoint.*': see Get-AgCheck). To run the checks on an instance, use Get-AgCheck -SqlInstance {0}." -f $pattern
+                    Write-AgFailure -Cmdlet $PSCmdlet -Message $message -ErrorId 'AgDiag.UnknownCheck' -Category ObjectNotFound -Target $pattern `
+                        -EnableException:$EnableException
                 }
             }
             return

@@ -33,8 +33,10 @@ function Invoke-AgDiagnostic {
     output can be piped.
 
     .PARAMETER TrustServerCertificate
-    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
-    is recorded in the snapshot.
+    Accept the server's TLS certificate without validating it (self-signed certificates). It gives
+    no protection against a man in the middle: prefer trusting the certificate's CA or reaching the
+    server by a name on its certificate, and keep the default (validation) wherever you can. The
+    choice is recorded in the snapshot.
 
     .PARAMETER EncryptConnection
     TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
@@ -53,6 +55,12 @@ function Invoke-AgDiagnostic {
     availability group, the topology and read-only routing drawn, the findings with their evidence
     and fixes, and the whole fix script. It opens in any browser without network access. Supports
     -WhatIf and -Confirm. With several snapshot files the page shows the first one's report.
+
+    .PARAMETER Flat
+    Return AgDiag.FlatFinding objects for Export-Csv and ConvertTo-Json: the same columns, every
+    one a string, with Evidence as one "path: value" line per value, FixSteps as one
+    "target (phase): statement" line per step, RelatedErrors comma-separated, and no Report.
+    New-AgFixScript needs the findings without -Flat.
 
     .PARAMETER EnableException
     Throw terminating errors instead of writing non-terminating ones, for automation scripts that
@@ -82,7 +90,7 @@ function Invoke-AgDiagnostic {
     Writes a fix script for the errors only.
 
     .OUTPUTS
-    AgDiag.Finding
+    AgDiag.Finding, or AgDiag.FlatFinding with -Flat
 
     .LINK
     about_AgDiag
@@ -94,7 +102,7 @@ function Invoke-AgDiagnostic {
     New-AgFixScript
     #>
     [CmdletBinding(DefaultParameterSetName = 'Live', SupportsShouldProcess = $true)]
-    [OutputType('AgDiag.Finding')]
+    [OutputType('AgDiag.Finding', 'AgDiag.FlatFinding')]
     param(
         [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [Alias('ServerInstance', 'SqlServer')]
@@ -127,6 +135,8 @@ function Invoke-AgDiagnostic {
 
         [ValidateNotNullOrEmpty()]
         [string]$HtmlPath,
+
+        [switch]$Flat,
 
         [switch]$EnableException
     )
@@ -173,7 +183,7 @@ function Invoke-AgDiagnostic {
         }
         $reports = @(Get-AgReport @source)
         foreach ($report in $reports) {
-            ConvertTo-AgFinding -Report $report
+            ConvertTo-AgFinding -Report $report -Flat:$Flat
         }
         if (-not $htmlTarget -or $reports.Count -eq 0) {
             return

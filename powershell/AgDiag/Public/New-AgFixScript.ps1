@@ -45,8 +45,10 @@ function New-AgFixScript {
     output can be piped.
 
     .PARAMETER TrustServerCertificate
-    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
-    is recorded in the snapshot.
+    Accept the server's TLS certificate without validating it (self-signed certificates). It gives
+    no protection against a man in the middle: prefer trusting the certificate's CA or reaching the
+    server by a name on its certificate, and keep the default (validation) wherever you can. The
+    choice is recorded in the snapshot.
 
     .PARAMETER EncryptConnection
     TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict

@@ -58,7 +58,7 @@ function Resolve-AgError {
     process {
         foreach ($errorNumber in $Number) {
             try {
-                $explanation = [AgDiag.Native]::ExplainErrorJson($errorNumber) | ConvertFrom-Json
+                $explanation = ConvertFrom-AgJson -Json ([AgDiag.Native]::ExplainErrorJson($errorNumber))
             }
             catch {
                 Write-AgFailure -Cmdlet $PSCmdlet -Message ($_.Exception.GetBaseException().Message) -ErrorId 'AgDiag.UnknownError' `

@@ -33,8 +33,10 @@ function Test-AgConnectionString {
     output can be piped.
 
     .PARAMETER TrustServerCertificate
-    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
-    is recorded in the snapshot.
+    Accept the server's TLS certificate without validating it (self-signed certificates). It gives
+    no protection against a man in the middle: prefer trusting the certificate's CA or reaching the
+    server by a name on its certificate, and keep the default (validation) wherever you can. The
+    choice is recorded in the snapshot.
 
     .PARAMETER EncryptConnection
     TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
@@ -43,6 +45,12 @@ function Test-AgConnectionString {
     .PARAMETER ConnectTimeout
     Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
     costs at most this long; the others are collected in parallel.
+
+    .PARAMETER Flat
+    Return AgDiag.FlatFinding objects for Export-Csv and ConvertTo-Json: the same columns, every
+    one a string, with Evidence as one "path: value" line per value, FixSteps as one
+    "target (phase): statement" line per step, RelatedErrors comma-separated, and no Report.
+    New-AgFixScript needs the findings without -Flat.
 
     .PARAMETER EnableException
     Throw terminating errors instead of writing non-terminating ones, for automation scripts that
@@ -60,7 +68,7 @@ function Test-AgConnectionString {
     Checks a list of connection strings offline.
 
     .OUTPUTS
-    AgDiag.Finding
+    AgDiag.Finding, or AgDiag.FlatFinding with -Flat
 
     .LINK
     about_AgDiag
@@ -72,7 +80,7 @@ function Test-AgConnectionString {
     Test-AgListener
     #>
     [CmdletBinding(DefaultParameterSetName = 'Live')]
-    [OutputType('AgDiag.Finding')]
+    [OutputType('AgDiag.Finding', 'AgDiag.FlatFinding')]
     param(
         [Parameter(Mandatory = $true, Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [ValidateNotNullOrEmpty()]
@@ -103,6 +111,8 @@ function Test-AgConnectionString {
         [Parameter(ParameterSetName = 'Live')]
         [ValidateRange(1, 600)]
         [int]$ConnectTimeout = 15,
+
+        [switch]$Flat,
 
         [switch]$EnableException
     )
@@ -141,7 +151,7 @@ function Test-AgConnectionString {
                         -Category InvalidArgument -Target $text -ErrorRecord $_ -EnableException:$EnableException
                     continue
                 }
-                ConvertTo-AgFinding -Report $report -FindingsJson $json
+                ConvertTo-AgFinding -Report $report -FindingsJson $json -Flat:$Flat
             }
         }
     }

@@ -28,8 +28,10 @@ function Test-AgEndpointPermission {
     output can be piped.
 
     .PARAMETER TrustServerCertificate
-    Accept the server's TLS certificate without validating it (self-signed certificates). The choice
-    is recorded in the snapshot.
+    Accept the server's TLS certificate without validating it (self-signed certificates). It gives
+    no protection against a man in the middle: prefer trusting the certificate's CA or reaching the
+    server by a name on its certificate, and keep the default (validation) wherever you can. The
+    choice is recorded in the snapshot.
 
     .PARAMETER EncryptConnection
     TLS for the connections: Mandatory (default; encrypted, certificate validated), Optional, Strict
@@ -38,6 +40,12 @@ function Test-AgEndpointPermission {
     .PARAMETER ConnectTimeout
     Seconds to wait for each TCP connect and for each login (default 15). An unreachable replica
     costs at most this long; the others are collected in parallel.
+
+    .PARAMETER Flat
+    Return AgDiag.FlatFinding objects for Export-Csv and ConvertTo-Json: the same columns, every
+    one a string, with Evidence as one "path: value" line per value, FixSteps as one
+    "target (phase): statement" line per step, RelatedErrors comma-separated, and no Report.
+    New-AgFixScript needs the findings without -Flat.
 
     .PARAMETER EnableException
     Throw terminating errors instead of writing non-terminating ones, for automation scripts that
@@ -55,7 +63,7 @@ function Test-AgEndpointPermission {
     Writes the CREATE LOGIN and GRANT CONNECT statements that fix them.
 
     .OUTPUTS
-    AgDiag.Finding
+    AgDiag.Finding, or AgDiag.FlatFinding with -Flat
 
     .LINK
     about_AgDiag
@@ -67,7 +75,7 @@ function Test-AgEndpointPermission {
     New-AgFixScript
     #>
     [CmdletBinding(DefaultParameterSetName = 'Live')]
-    [OutputType('AgDiag.Finding')]
+    [OutputType('AgDiag.Finding', 'AgDiag.FlatFinding')]
     param(
         [Parameter(Mandatory = $true, ParameterSetName = 'Live', Position = 0, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [Alias('ServerInstance', 'SqlServer')]
@@ -94,6 +102,8 @@ function Test-AgEndpointPermission {
         [Parameter(ParameterSetName = 'Live')]
         [ValidateRange(1, 600)]
         [int]$ConnectTimeout = 15,
+
+        [switch]$Flat,
 
         [switch]$EnableException
     )
@@ -122,7 +132,7 @@ function Test-AgEndpointPermission {
             EnableException        = $EnableException
         }
         foreach ($report in @(Get-AgReport @source)) {
-            ConvertTo-AgFinding -Report $report
+            ConvertTo-AgFinding -Report $report -Flat:$Flat
         }
     }
 }
