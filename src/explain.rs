@@ -118,6 +118,10 @@ const ENTRIES: &[Entry] = &[
         steps: &[
             ("The login exists on this replica.", &["accounts.login_missing"]),
             ("The login is enabled (state 7).", &["accounts.login_disabled"]),
+            (
+                "After a failover: the availability databases' users find their logins on the new primary, SQL logins with the same SID as on the old one.",
+                &["accounts.login_missing_for_user", "accounts.login_sid_mismatch"],
+            ),
             ("The error log shows the failing logins and their states.", &["errorlog.ag_errors"]),
         ],
     },
@@ -385,7 +389,7 @@ mod tests {
     #[test]
     fn referenced_ids_are_area_dot_condition() {
         const AREAS: &[&str] =
-            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build", "distributed", "history", "failover", "seeding"];
+            &["hadr", "accounts", "endpoint", "endpoint_url", "network", "listener", "routing", "session", "health", "errorlog", "build", "distributed", "history", "failover", "seeding", "certificate"];
         for id in referenced_checks() {
             let (area, condition) = id.split_once('.').unwrap_or_else(|| panic!("{id}"));
             assert!(AREAS.contains(&area) && !condition.is_empty() && !condition.contains('.'), "{id}");

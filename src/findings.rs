@@ -50,6 +50,7 @@ pub enum Category {
     History,
     Failover,
     Seeding,
+    Certificate,
 }
 
 impl Category {
@@ -70,6 +71,7 @@ impl Category {
             Category::History => "history",
             Category::Failover => "failover",
             Category::Seeding => "seeding",
+            Category::Certificate => "certificate",
         }
     }
 }

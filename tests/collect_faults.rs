@@ -216,7 +216,7 @@ fn discovered_replicas_start_while_the_first_batch_is_still_streaming() {
 }
 
 /// SQL2 denies `server_permissions` early in the batch, then its connection fails in the middle of
-/// `availability_read_only_routing_lists` (after 36 rows of the reply, marker rows included: 2 of its 6). tiberius
+/// `availability_read_only_routing_lists` (after 37 rows of the reply, marker rows included: 2 of its 6). tiberius
 /// reports the permission error only at the end of the batch, so it is lost with the connection:
 /// the sets read must still be filed under their own keys, not shifted by the failed statement.
 fn denied_then_cut(fault: Fault, command_ms: u64, lost: &str) {
@@ -260,10 +260,10 @@ fn denied_then_cut(fault: Fault, command_ms: u64, lost: &str) {
 
 #[test]
 fn a_denied_view_then_a_closed_connection_keeps_every_set_under_its_own_key() {
-    denied_then_cut(Fault::CloseMidResult { after_rows: 36 }, 3000, "connection lost while reading results");
+    denied_then_cut(Fault::CloseMidResult { after_rows: 37 }, 3000, "connection lost while reading results");
 }
 
 #[test]
 fn a_denied_view_then_a_stall_keeps_every_set_under_its_own_key() {
-    denied_then_cut(Fault::StallMidResult { after_rows: 36 }, 800, "no response from the server for 800 ms");
+    denied_then_cut(Fault::StallMidResult { after_rows: 37 }, 800, "no response from the server for 800 ms");
 }

@@ -10,7 +10,9 @@ mod fixture;
 
 use std::sync::Arc;
 
-use agdiag::collect::queries::{all_statements, marker_statement, statement_with, Batch, History, MARKER};
+use agdiag::collect::queries::{
+    all_statements, database_principals_statement, marker_statement, statement_with, Batch, History, MARKER,
+};
 use agdiag::collect::{Request, StaticResolver};
 use agdiag::snapshot::keys;
 use fixture::*;
@@ -43,6 +45,65 @@ fn allowed(sql: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The second round's one dynamic form, and nothing else: `SELECT N'<db>' AS database_name, * FROM
+/// [<db>].sys.database_principals;` where the literal and the bracket-quoted identifier name the
+/// same database (`'` doubled in one, `]` in the other), on one line.
+fn database_read_allowed(sql: &str) -> Result<String, String> {
+    let text = sql.trim_end_matches('\n');
+    let refuse = || format!("not the per-database read: {text}");
+    if text.contains('\n') || text.contains("$(") {
+        return Err(refuse());
+    }
+    let rest = text.strip_prefix("SELECT N'").ok_or_else(refuse)?;
+    let (literal, rest) = quoted(rest, '\'').ok_or_else(refuse)?;
+    let rest = rest.strip_prefix(" AS database_name, * FROM [").ok_or_else(refuse)?;
+    let (ident, rest) = quoted(rest, ']').ok_or_else(refuse)?;
+    if rest != ".sys.database_principals;" || literal != ident || literal.is_empty() {
+        return Err(refuse());
+    }
+    Ok(literal)
+}
+
+/// The text up to the first `close` that is not doubled, undoubled, and what follows it.
+fn quoted(text: &str, close: char) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == close {
+            if chars.peek().map(|(_, n)| *n) == Some(close) {
+                chars.next();
+                out.push(c);
+                continue;
+            }
+            return Some((out, &text[i + c.len_utf8()..]));
+        }
+        out.push(c);
+    }
+    None
+}
+
+#[test]
+fn the_per_database_read_escapes_the_name_both_ways_or_is_not_sent() {
+    for name in ["SalesDB", "Sales DB", "O'Brien]; DROP LOGIN sa; --", "drop", "Ventes-2024"] {
+        let sql = database_principals_statement(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(database_read_allowed(&sql).as_deref(), Ok(name), "{sql}");
+    }
+    assert_eq!(
+        database_principals_statement("a]b'c").unwrap(),
+        "SELECT N'a]b''c' AS database_name, * FROM [a]]b'c].sys.database_principals;"
+    );
+    // Names that cannot be one plain literal and one identifier are never read.
+    for name in ["a\nGO", "x$(y)", "bidi\u{202E}", ""] {
+        assert_eq!(database_principals_statement(name), None, "{name:?}");
+    }
+    // The guard can fail.
+    assert!(database_read_allowed("SELECT N'a' AS database_name, * FROM [b].sys.database_principals;").is_err());
+    assert!(database_read_allowed("SELECT N'a' AS database_name, * FROM [a].sys.database_principals; DROP LOGIN x;").is_err());
+    assert!(database_read_allowed("SELECT N'a'' AS database_name, * FROM [a].sys.database_principals;").is_err());
+    assert!(database_read_allowed("SELECT N'a' AS database_name, * FROM [a]].sys.database_principals;").is_err());
+    assert!(database_read_allowed("SELECT N'a' AS database_name, * FROM [a].sys.sql_logins;").is_err());
 }
 
 /// The one marker form allowed before the statement of `key`: exactly `SELECT N'<key>' AS
@@ -133,9 +194,14 @@ fn a_live_collection_sends_only_listed_statements() {
         let statements = statements_in(batch);
         assert!(!statements.is_empty());
         for s in statements {
-            assert!(known.contains(&s), "unlisted SQL sent: {s}");
+            assert!(known.contains(&s) || database_read_allowed(&s).is_ok(), "unlisted SQL sent: {s}");
         }
     }
+    // The primary SQL1 was asked for SalesDB's users in the second round, in the allowed form.
+    let reads: Vec<String> =
+        batches.iter().flat_map(|b| statements_in(b)).filter_map(|s| database_read_allowed(&s).ok()).collect();
+    assert!(reads.iter().any(|db| db == "SalesDB"), "{reads:?}");
+    assert!(reads.iter().all(|db| db == "SalesDB"), "only the availability database: {reads:?}");
     assert_eq!(statements_in(&Batch::new(keys::ALL).text).len(), keys::ALL.len());
 }
 
@@ -265,6 +331,27 @@ fn certificate_keys_read_masters_catalog_only() {
     let script = include_str!("../powershell/AgDiag/sql/collect.sql");
     assert!(script.contains("FROM master.sys.certificates FOR JSON PATH"));
     assert!(script.contains("SELECT N''master'' AS database_name, * FROM master.sys.database_principals FOR JSON PATH"));
+}
+
+#[test]
+fn collect_sql_reads_the_primarys_availability_databases_like_the_collector() {
+    let script = include_str!("../powershell/AgDiag/sql/collect.sql");
+    let body = &script[script.find("WHILE @ord").expect("the query loop")..];
+    for needle in [
+        // Only databases this replica is the readable primary of, not a distributed AG's forwarder.
+        "drs.is_local = 1",
+        "drs.is_primary_replica = 1 AND drs.database_state_desc = N'ONLINE'",
+        "g.is_distributed = 1",
+        // master's statement (binary columns already hex) on the database's own view: the name
+        // bracket-quoted by QUOTENAME and passed as a parameter for the literal, never spliced.
+        "N'FROM ' + QUOTENAME(@db) + N'.sys.database_principals'",
+        "N'SELECT @db AS database_name'",
+        "EXEC sys.sp_executesql @dbsql, N'@db sysname, @j nvarchar(max) OUTPUT', @db = @db, @j = @dbj OUTPUT;",
+        // One failed database is its own query error; the loop goes on.
+        "STRING_ESCAPE(N'database_principals:' + @db, 'json')",
+    ] {
+        assert!(body.contains(needle), "collect.sql's per-database read lacks {needle}");
+    }
 }
 
 #[test]

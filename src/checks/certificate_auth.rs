@@ -170,25 +170,25 @@ fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
 // The pairs that authenticate with certificates
 // ---------------------------------------------------------------------------------------------
 
-struct CertCase<'s> {
-    ag: &'s str,
-    a: &'s Instance,
-    a_name: &'s str,
+pub(crate) struct CertCase<'s> {
+    pub(crate) ag: &'s str,
+    pub(crate) a: &'s Instance,
+    pub(crate) a_name: &'s str,
     /// The first partner presenting the certificate (the finding's replica).
-    b_name: &'s str,
+    pub(crate) b_name: &'s str,
     /// Every partner presenting this certificate to A (a shared certificate: several).
-    partners: Vec<&'s str>,
-    a_endpoint: &'s Row,
-    b_endpoint: &'s Row,
+    pub(crate) partners: Vec<&'s str>,
+    pub(crate) a_endpoint: &'s Row,
+    pub(crate) b_endpoint: &'s Row,
     /// B's endpoint certificate, from B's own `certificates`.
-    b_cert: &'s Row,
+    pub(crate) b_cert: &'s Row,
     /// A's certificates (collected).
-    a_certs: &'s [Row],
+    pub(crate) a_certs: &'s [Row],
 }
 
-impl CertCase<'_> {
+impl<'s> CertCase<'s> {
     /// "SQL1", "SQL1 and SQL3".
-    fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         match self.partners.len() {
             0 | 1 => self.b_name.to_string(),
             n => format!("{} and {}", self.partners[..n - 1].join(", "), self.partners[n - 1]),
@@ -202,7 +202,7 @@ impl CertCase<'_> {
     }
     /// A's certificate with the same thumbprint as B's endpoint certificate (by issuer name and
     /// serial number, as the handshake looks it up, when the snapshot has no thumbprint).
-    fn held(&self) -> Option<&Row> {
+    pub(crate) fn held(&self) -> Option<&'s Row> {
         if self.b_cert.str("thumbprint").and_then(varbinary).is_some() {
             self.a_certs.iter().find(|c| same_bytes(c.str("thumbprint"), self.b_cert.str("thumbprint")))
         } else {
@@ -210,7 +210,7 @@ impl CertCase<'_> {
         }
     }
     /// A's certificate with B's certificate's issuer and serial number but another thumbprint.
-    fn impostor(&self) -> Option<&Row> {
+    fn impostor(&self) -> Option<&'s Row> {
         self.a_certs.iter().find(|c| {
             same_text(c.str("issuer_name"), self.b_cert.str("issuer_name"))
                 && same_text(c.str("cert_serial_number"), self.b_cert.str("cert_serial_number"))
@@ -230,7 +230,7 @@ impl CertCase<'_> {
 
 /// Every (A, B) where B authenticates to A with B's endpoint certificate; pairs that cannot be
 /// judged are recorded as not evaluated.
-fn cert_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<CertCase<'s>> {
+pub(crate) fn cert_cases<'s>(ctx: &Ctx<'s>, run: &mut CheckRun<'_>) -> Vec<CertCase<'s>> {
     let mut cases: Vec<CertCase<'s>> = Vec::new();
     for pair in pairs(ctx, run) {
         let Ok(Some(a_endpoint)) = pair.a.rows(keys::DATABASE_MIRRORING_ENDPOINTS).map(mirroring_endpoint) else {

@@ -5,6 +5,7 @@ mod run;
 pub mod accounts;
 pub mod build_version;
 pub mod certificate_auth;
+pub mod certificates;
 pub mod distributed;
 pub mod endpoint;
 pub mod endpoint_url;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod history;
 pub mod listener;
 pub mod listener_clients;
+pub mod login_parity;
 pub mod network;
 pub mod routing;
 pub mod seeding;
@@ -130,6 +132,8 @@ pub fn catalog() -> Vec<&'static Check> {
         hadr::CHECKS,
         accounts::CHECKS,
         certificate_auth::CHECKS,
+        login_parity::CHECKS,
+        certificates::CHECKS,
         endpoint::CHECKS,
         endpoint_url::CHECKS,
         network::CHECKS,

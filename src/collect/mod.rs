@@ -9,6 +9,7 @@
 //! `connect` builds on it and `tls`, `stream` on `connect`.
 
 pub mod connect;
+pub mod databases;
 pub mod discovery;
 pub mod job;
 pub mod login_probe;
@@ -217,6 +218,28 @@ async fn collect_instance_at(
             instance.connected = true;
             instance.results = collected.results;
             instance.query_errors = collected.query_errors;
+            // Second round: the users of the availability databases this instance is the primary
+            // of, appended to master's (only when master's read worked: alone they would pass for
+            // master's).
+            if instance.results.contains_key(keys::DATABASE_PRINCIPALS) {
+                let databases = databases::primary_databases(&instance.results);
+                if let Some(lost) = &collected.broken {
+                    // The connection is gone or stalled: say why these were not read.
+                    for db in &databases {
+                        instance.query_errors.insert(
+                            keys::database_principals_error_key(db),
+                            connect::transport(format!("not read: the connection was lost during the first batch: {}", lost.message)),
+                        );
+                    }
+                } else if !databases.is_empty() {
+                    progress.step(&format!("querying the users of {} availability database(s) on {target}", databases.len()));
+                    let more = stream::collect_database_principals(&mut client, &databases, request.timeouts.command()).await;
+                    for (key, rows) in more.results {
+                        instance.results.entry(key).or_default().extend(rows);
+                    }
+                    instance.query_errors.extend(more.query_errors);
+                }
+            }
         }
         Err(e) => instance.connect_error = Some(e),
     }

@@ -175,6 +175,18 @@ pub fn statement(key: &str) -> Option<&'static str> {
 pub const SESSION_CONNECTION: &str = "SELECT session_id, connect_time, net_transport, protocol_type, encrypt_option, auth_scheme, \
 client_net_address, local_net_address, local_tcp_port FROM sys.dm_exec_connections WHERE session_id = @@SPID;";
 
+/// The second round's read of one availability database's users (see [`super::databases`]):
+/// `SELECT N'<db>' AS database_name, * FROM [<db>].sys.database_principals;`, the name as a plain
+/// literal and as a bracket-quoted identifier (`]` doubled). `None` when the name cannot be
+/// written safely as both (see `fix::tsql`).
+pub fn database_principals_statement(database: &str) -> Option<String> {
+    Some(format!(
+        "SELECT {} AS database_name, * FROM {}.sys.database_principals;",
+        crate::fix::tsql::plain_literal(database)?,
+        crate::fix::tsql::ident(database)?
+    ))
+}
+
 /// Every SQL text the collector can send, one per key (for the read-only guard test).
 pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     keys::ALL.iter().filter_map(|k| statement(k).map(|s| (*k, s))).collect()
@@ -216,6 +228,29 @@ impl Batch {
             line += lines;
         }
         Batch { text, statements }
+    }
+
+    /// One `database_principals` statement per database (the second round), each behind the
+    /// key's marker: the reply's data sets come back in `statements` order, one per database.
+    pub fn database_principals(statements: &[String]) -> Batch {
+        let mut text = String::from(HEADER);
+        text.push('\n');
+        let mut line = 2u32;
+        let mut lines = Vec::new();
+        for sql in statements {
+            text.push_str(MARKER);
+            text.push_str(keys::DATABASE_PRINCIPALS);
+            text.push('\n');
+            text.push_str(&marker_statement(keys::DATABASE_PRINCIPALS));
+            text.push('\n');
+            line += 2;
+            let count = sql.lines().count() as u32;
+            lines.push((keys::DATABASE_PRINCIPALS, line..=line + count - 1));
+            text.push_str(sql);
+            text.push('\n');
+            line += count;
+        }
+        Batch { text, statements: lines }
     }
 
     pub fn keys(&self) -> Vec<&'static str> {

@@ -26,6 +26,8 @@ use crate::snapshot::{keys, Row, ServerError};
 pub struct Collected {
     pub results: BTreeMap<String, Vec<Row>>,
     pub query_errors: BTreeMap<String, ServerError>,
+    /// The connection was lost or stalled: nothing more should be asked on it.
+    pub broken: Option<ServerError>,
 }
 
 /// What the reply said about one key whose marker arrived.
@@ -295,6 +297,7 @@ pub async fn collect(
             for key in unread {
                 fail(&mut collected, key, transport(format!("connection lost before this view was read: {}", lost.message)));
             }
+            collected.broken = Some(lost);
             return collected;
         }
 
@@ -340,6 +343,88 @@ pub async fn collect(
         }
     }
     collected
+}
+
+/// The second round: `database_principals` of each database in `databases` (see
+/// [`super::databases`]), in one batch; rows come back with their `database_name`. A database
+/// whose read fails gets its own error in `query_errors` under
+/// [`keys::database_principals_error_key`]; the others keep their rows. A failure whose error the
+/// batch did not report (tiberius reports only the first) is asked again alone.
+pub async fn collect_database_principals(client: &mut TdsClient, databases: &[String], command: Duration) -> Collected {
+    let mut collected = Collected::default();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut pending: Vec<(String, String)> = Vec::new();
+    for db in databases {
+        match statement_for(db) {
+            Some(sql) => pending.push((db.clone(), sql)),
+            None => fail(&mut collected, &keys::database_principals_error_key(db), transport(
+                "the database name has characters the collector does not write into a statement; its users were not read",
+            )),
+        }
+    }
+    let mut alone: Vec<(String, String)> = Vec::new();
+    let mut ignore = |_: &'static str, _: &[Row]| {};
+    loop {
+        let asked: Vec<(String, String)> = if !alone.is_empty() {
+            vec![alone.remove(0)]
+        } else if !pending.is_empty() {
+            std::mem::take(&mut pending)
+        } else {
+            break;
+        };
+        let statements: Vec<String> = asked.iter().map(|(_, sql)| sql.clone()).collect();
+        let batch = Batch::database_principals(&statements);
+        let outcome = run_batch(client, &batch, command, &mut ignore).await;
+        let error_key = |i: usize| keys::database_principals_error_key(&asked[i].0);
+        let answered = outcome.answers.len();
+        if let Some(lost) = outcome.broken {
+            for (i, (_, answer)) in outcome.answers.into_iter().enumerate() {
+                match answer {
+                    Answer::Rows(set) => rows.extend(set),
+                    _ => fail(&mut collected, &error_key(i), transport(format!("the query failed, and its error was lost: {}", lost.message))),
+                }
+            }
+            for i in answered..asked.len() {
+                fail(&mut collected, &error_key(i), transport(format!("connection lost before this database was read: {}", lost.message)));
+            }
+            for (db, _) in alone.iter().chain(&pending) {
+                fail(&mut collected, &keys::database_principals_error_key(db), transport(format!("connection lost before this database was read: {}", lost.message)));
+            }
+            break;
+        }
+        let single = asked.len() == 1;
+        let mut owner = None;
+        if let Some((err, line, procedure)) = outcome.server_error {
+            let first_failed = outcome.answers.iter().position(|(_, a)| matches!(a, Answer::Failed));
+            owner = batch.statement_at(line, &procedure).filter(|i| *i < answered).or(first_failed).or(single.then_some(0));
+            if let Some(i) = owner {
+                fail(&mut collected, &error_key(i), err);
+            }
+        }
+        for (i, (_, answer)) in outcome.answers.into_iter().enumerate() {
+            if owner == Some(i) {
+                continue;
+            }
+            match answer {
+                Answer::Rows(set) => rows.extend(set),
+                Answer::Failed if single => fail(&mut collected, &error_key(i), transport("the query returned no result set and the server reported no error")),
+                Answer::Failed => alone.push(asked[i].clone()),
+                Answer::Sets(n) => fail(&mut collected, &error_key(i), too_many_sets(n)),
+            }
+        }
+        // Databases whose marker never came (an error that aborted the batch): ask each alone.
+        if single && answered == 0 && owner.is_none() {
+            fail(&mut collected, &error_key(0), transport("the server answered this query with no result"));
+        } else if !single {
+            alone.extend(asked.into_iter().skip(answered));
+        }
+    }
+    collected.results.insert(keys::DATABASE_PRINCIPALS.to_string(), rows);
+    collected
+}
+
+fn statement_for(database: &str) -> Option<String> {
+    super::queries::database_principals_statement(database)
 }
 
 fn too_many_sets(n: usize) -> ServerError {

@@ -23,6 +23,7 @@ fn category_title(category: &str) -> String {
         "health" => "Synchronization health".into(),
         "errorlog" => "Error log".into(),
         "build" => "SQL Server builds".into(),
+        "certificate" => "Endpoint certificates".into(),
         other => other.replace('_', " "),
     }
 }

@@ -26,8 +26,15 @@ pub const ERRORLOG: &str = "errorlog";
 /// Added after v1: `master.sys.certificates` (endpoint certificates and partners' certificates).
 pub const CERTIFICATES: &str = "certificates";
 /// Added after v1: `sys.database_principals` of `master`, each row plus a `database_name` column
-/// (the owners of certificates: certificate -> user -> login).
+/// (the owners of certificates: certificate -> user -> login), followed by the same rows of each
+/// availability database the instance is the primary of (the users whose logins every replica needs).
 pub const DATABASE_PRINCIPALS: &str = "database_principals";
+/// The `query_errors` key of one availability database's `database_principals` read: the
+/// collector reads each database the instance is the primary of separately (after master's), so
+/// one failure is recorded without losing the others.
+pub fn database_principals_error_key(database: &str) -> String {
+    format!("{DATABASE_PRINCIPALS}:{database}")
+}
 /// Added after v1: `sys.dm_hadr_automatic_seeding` (one row per automatic seeding attempt, kept as
 /// history; SQL Server 2016+, error 208 before).
 pub const DM_HADR_AUTOMATIC_SEEDING: &str = "dm_hadr_automatic_seeding";

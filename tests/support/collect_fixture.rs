@@ -81,6 +81,15 @@ impl Ag {
     }
 }
 
+/// The batches of the first round (every key), without the second round's per-database
+/// `database_principals` reads (batches whose every marker is that key).
+pub fn first_round(batches: Vec<String>) -> Vec<String> {
+    batches
+        .into_iter()
+        .filter(|b| b.lines().filter(|l| l.starts_with("-- agdiag: ")).any(|l| l != "-- agdiag: database_principals"))
+        .collect()
+}
+
 /// A row with NULL columns removed (the contract: absent = NULL).
 pub fn normalized(row: &Row) -> BTreeMap<String, Value> {
     row.columns().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_string(), v.clone())).collect()

@@ -29,6 +29,10 @@
  * be cut by SSMS (8192 characters at most) or sqlcmd -y 0 (1 MB). agdiag and the module join the pieces, check none is missing or cut, and read UTF-8 and
  * UTF-16 files (SSMS saves UTF-16).
  *
+ * Logins that follow the databases: `database_principals` holds master's users and then, on the
+ * primary, the users of each availability database it can read (their logins must exist, with the
+ * same SID, on every replica).
+ *
  * Event history: `alwayson_health` holds the AlwaysOn_health session's events of the last 7 days
  * (newest 50000; change @history_days / @history_max_rows below). A file that is missing or
  * unreadable is recorded under `query_errors`, like a denied view.
@@ -155,6 +159,7 @@ END CATCH;
 DECLARE @results nvarchar(max) = N'', @errors nvarchar(max) = N'';
 DECLARE @ord int = 1, @key sysname, @sql nvarchar(max), @j nvarchar(max);
 DECLARE @from int, @view nvarchar(300), @cols nvarchar(max);
+DECLARE @db sysname, @next sysname, @dbsql nvarchar(max), @dbj nvarchar(max);
 WHILE @ord <= (SELECT MAX(ord) FROM @queries)
 BEGIN
     SELECT @key = [key], @sql = [sql] FROM @queries WHERE ord = @ord;
@@ -184,6 +189,53 @@ BEGIN
     BEGIN TRY
         -- Dynamic SQL so that a view missing on this version (error 208) is caught here too.
         EXEC sys.sp_executesql @sql, N'@j nvarchar(max) OUTPUT', @j = @j OUTPUT;
+        IF @key = N'database_principals'
+        BEGIN
+            -- Then the users of each availability database this replica is the readable primary
+            -- of (their logins must exist on every replica), appended to master's, as agdiag
+            -- collect's second round does. Not the local AG of the secondary side of a distributed
+            -- AG (its databases are not readable). One failed database is recorded under
+            -- "database_principals:<name>"; the others are still read.
+            SET @db = N'';
+            WHILE 1 = 1
+            BEGIN
+                SET @next = NULL;
+                SELECT TOP (1) @next = adc.database_name
+                FROM sys.availability_databases_cluster AS adc
+                JOIN sys.dm_hadr_database_replica_states AS drs
+                    ON drs.group_database_id = adc.group_database_id AND drs.is_local = 1
+                    AND drs.is_primary_replica = 1 AND drs.database_state_desc = N'ONLINE'
+                WHERE adc.database_name > @db
+                    AND NOT EXISTS (SELECT 1 FROM sys.availability_groups AS g WHERE g.group_id = adc.group_id AND g.is_distributed = 1)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM sys.availability_groups AS dag
+                        JOIN sys.dm_hadr_availability_replica_states AS ds ON ds.group_id = dag.group_id AND ds.is_local = 1 AND ds.role = 2
+                        JOIN sys.availability_replicas AS dr ON dr.replica_id = ds.replica_id
+                        JOIN sys.availability_groups AS mine ON mine.name = dr.replica_server_name
+                        WHERE dag.is_distributed = 1 AND mine.group_id = adc.group_id)
+                ORDER BY adc.database_name;
+                IF @next IS NULL BREAK;
+                SET @db = @next;
+                -- master's statement (columns already expanded) on the database's own view; the
+                -- name travels as a parameter for the literal and through QUOTENAME for the identifier.
+                SET @dbsql = REPLACE(REPLACE(@sql,
+                    N'FROM master.sys.database_principals', N'FROM ' + QUOTENAME(@db) + N'.sys.database_principals'),
+                    N'SELECT N''master'' AS database_name', N'SELECT @db AS database_name');
+                SET @dbj = NULL;
+                BEGIN TRY
+                    EXEC sys.sp_executesql @dbsql, N'@db sysname, @j nvarchar(max) OUTPUT', @db = @db, @j = @dbj OUTPUT;
+                    IF @dbj IS NOT NULL AND @dbj <> N'[]'
+                        SET @j = CASE WHEN @j IS NULL OR @j = N'[]' THEN @dbj
+                                      ELSE LEFT(@j, LEN(@j) - 1) + N',' + SUBSTRING(@dbj, 2, LEN(@dbj)) END;
+                END TRY
+                BEGIN CATCH
+                    SET @errors += CASE WHEN @errors = N'' THEN N'' ELSE N',' END
+                        + N'"' + STRING_ESCAPE(N'database_principals:' + @db, 'json') + N'":'
+                        + (SELECT ERROR_NUMBER() AS number, ERROR_STATE() AS state, ERROR_MESSAGE() AS message
+                           FOR JSON PATH, WITHOUT_ARRAY_WRAPPER);
+                END CATCH;
+            END;
+        END;
         SET @results += CASE WHEN @results = N'' THEN N'' ELSE N',' END
             + N'"' + STRING_ESCAPE(@key, 'json') + N'":' + ISNULL(@j, N'[]');
     END TRY

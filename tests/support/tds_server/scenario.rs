@@ -12,7 +12,10 @@
 //!   instance's rows for the key if any, else one nvarchar column `value`),
 //! - the instance's `query_errors` entry for the key as an ERROR (class 14 for permission errors,
 //!   so the batch continues, as on SQL Server),
-//! - error 208 "Invalid object name" when the instance's snapshot does not have the key.
+//! - error 208 "Invalid object name" when the instance's snapshot does not have the key;
+//! - for `database_principals`, the rows of the one database the statement names
+//!   (`SELECT N'<db>' AS database_name, ...`: master's in the batch, each availability database's
+//!   in the collector's second round), or `query_errors["database_principals:<db>"]`.
 //!
 //! A part without a marker (`SELECT 1`, `select @@version`, `SET ...`) gets [`default_answer`],
 //! except the listener login probe's `sys.dm_exec_connections` statement, answered with the
@@ -222,7 +225,53 @@ fn answer(instance: &InstanceScenario, known_columns: &HashMap<String, Vec<(Stri
         columns: vec![("agdiag_key".to_string(), SqlType::NVarChar)],
         rows: vec![vec![Value::from(named)]],
     });
+    if key == "database_principals"
+        && let Some(database) = database_named(part)
+    {
+        return marker.into_iter().chain(database_principals_answer(instance, known_columns, &database)).collect();
+    }
     marker.into_iter().chain(statement_answer(instance, known_columns, key)).collect()
+}
+
+/// The database a `database_principals` statement reads: `SELECT N'<db>' AS database_name, * FROM
+/// ...` (master's, then each availability database's, as the collector sends them).
+fn database_named(part: &str) -> Option<String> {
+    part.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("SELECT N'")?;
+        let end = rest.find("' AS database_name")?;
+        Some(rest[..end].replace("''", "'"))
+    })
+}
+
+/// `database_principals` of one database: the snapshot's rows with that `database_name`; the
+/// error of `query_errors["database_principals:<db>"]` (or of the key, for master); error 911
+/// ("Database ... does not exist") when the snapshot has no row for it.
+fn database_principals_answer(
+    instance: &InstanceScenario,
+    known_columns: &HashMap<String, Vec<(String, SqlType)>>,
+    database: &str,
+) -> Vec<StatementResult> {
+    let key = "database_principals";
+    let own_error = instance.query_errors.get(&format!("{key}:{database}"));
+    let error = own_error.or_else(|| database.eq_ignore_ascii_case("master").then(|| instance.query_errors.get(key)).flatten());
+    if let Some(error) = error {
+        return vec![StatementResult::Error { number: error.number, state: error.state, class: error.class, message: error.message.clone() }];
+    }
+    let Some(all) = instance.results.get(key).and_then(Value::as_array) else {
+        return statement_answer(instance, known_columns, key);
+    };
+    let rows: Vec<Value> = all
+        .iter()
+        .filter(|r| r["database_name"].as_str().is_none_or(|d| d.eq_ignore_ascii_case(database)))
+        .cloned()
+        .collect();
+    if rows.is_empty() && !database.eq_ignore_ascii_case("master") {
+        let message = format!("Database '{database}' does not exist. Make sure that the name is entered correctly.");
+        return vec![StatementResult::Error { number: 911, state: 1, class: 16, message }];
+    }
+    let mut only = instance.clone();
+    only.results.insert(key.to_string(), Value::Array(rows));
+    statement_answer(&only, known_columns, key)
 }
 
 /// The answer for the statement of `key` (after its marker, if any).
