@@ -58,8 +58,8 @@ fn analyze_json(path: &Path) -> Output {
 fn every_line_collect_sql_prints_fits_its_nvarchar_4000_column() {
     let piece_length = script_piece_length();
     assert!(SCRIPT.contains("line nvarchar(4000) NOT NULL"), "the line column is nvarchar(4000): sqlcmd never truncates it");
-    // "AGDIAG " + 7 digits + " " + piece + "|"
-    assert!(7 + 7 + 1 + piece_length + 1 <= 4000, "a {piece_length}-character piece overflows nvarchar(4000)");
+    let line_length = "AGDIAG ".len() + 7 + " ".len() + piece_length + "|".len();
+    assert!(line_length <= 4000, "a {piece_length}-character piece overflows nvarchar(4000)");
     for needle in [
         "N'AGDIAG ' + RIGHT(N'000000' + CAST(@piece AS nvarchar(10)), 7) + N' ' + SUBSTRING(@snapshot, @at, @take) + N'|'",
         "N'AGDIAG END ' + CAST(@piece AS nvarchar(10)) + N'|'",

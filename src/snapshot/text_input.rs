@@ -15,7 +15,7 @@ pub(crate) const PART_TERMINATOR: char = '|';
 /// selects the encoding (and is dropped); without one the bytes must be UTF-8.
 pub fn decode(bytes: &[u8]) -> Result<String> {
     let utf16 = |rest: &[u8], from: fn([u8; 2]) -> u16, name: &str| -> Result<String> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(invalid(format!("the file starts with a {name} byte order mark but has an odd number of bytes")));
         }
         let units = rest.chunks_exact(2).map(|c| from([c[0], c[1]]));
