@@ -108,7 +108,12 @@ fn a_contained_ag_keeps_its_logins_and_is_not_compared() {
     let mut snap = fixture("contained-2022.json");
     remove_where(&mut snap, "SQL2", "server_principals", is_name("name", "app_sales"));
     let report = run(snap);
-    assert_all_pass(&report, &["accounts.login_missing_for_user", "accounts.login_sid_mismatch"]);
+    assert_all_pass(&report, &["accounts.login_sid_mismatch"]);
+    // No error, and it says why: one info finding naming the AG's own master.
+    let f = single(&report, "accounts.login_missing_for_user");
+    assert_eq!(f.severity, agdiag::findings::Severity::Info);
+    assert!(f.message.contains("AG1 is contained") && f.message.contains("AG1_master"), "{}", f.message);
+    assert!(f.fix_steps.is_empty());
 }
 
 #[test]

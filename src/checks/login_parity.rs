@@ -14,7 +14,7 @@
 //! login (authentication NONE), contained users (DATABASE), certificate and asymmetric-key users
 //! (C/K), roles, dbo (mapped to the database owner), guest, INFORMATION_SCHEMA and sys. A
 //! contained AG (SQL Server 2022 `is_contained`) keeps its logins in the AG's own master, which
-//! fails over with it: nothing to compare. For a distributed AG, the secondary AG's replicas need
+//! fails over with it: nothing to compare (login_missing_for_user says so once, as info). For a distributed AG, the secondary AG's replicas need
 //! the global primary's logins too: its users are read on the global primary.
 
 use serde_json::{Value, json};
@@ -347,6 +347,26 @@ fn login_sid_mismatch(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
 }
 
 fn login_missing_for_user(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
+    // Said once per contained AG (here, not in both checks), so that a DBA who expects the
+    // comparison learns why there is none.
+    for ag in ctx.topology.ags.iter().filter(|ag| ag.row.bit("is_contained") == Some(true)) {
+        let source = &ctx.snapshot.instances[ag.source];
+        run.finding(Severity::Info, ag.name)
+            .instance(source.name())
+            .ag(ag.name)
+            .message(format!(
+                "Availability group {ag} is contained: its logins live in its own master database ({ag}_master), which \
+                 fails over with it, so the logins of each instance's own master are not compared for its users.",
+                ag = ag.name
+            ))
+            .evidence(json!({ "availability_groups": ag.row.pick(&["name", "is_contained"]) }))
+            .remediation(format!(
+                "Nothing to fix. Create the application's logins while connected to {ag} through its listener (they go into \
+                 {ag}_master); logins created on an instance's own master do not follow the AG.",
+                ag = ag.name
+            ))
+            .emit();
+    }
     for gap in gaps(ctx, run) {
         if gap.other.is_some() && is_sql_login(gap.login) {
             continue; // login_sid_mismatch
