@@ -333,11 +333,10 @@ fn not_ready_reasons(
 
 fn not_ready(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
     for ag in &ctx.topology.ags {
-        if is_cluster_type_none(ag.row) {
-            continue; // CLUSTER_TYPE = NONE has no automatic failover at all.
-        }
-        if ag.is_distributed() {
-            // A distributed AG fails over only manually; its member AGs are judged as AGs.
+        if is_cluster_type_none(ag.row) || ag.is_distributed() {
+            // CLUSTER_TYPE = NONE has no automatic failover at all, and a distributed AG fails over
+            // only manually (its member AGs are judged as AGs): judged from the AG's own row.
+            let _ = run.rows(&ctx.snapshot.instances[ag.source], keys::AVAILABILITY_GROUPS);
             continue;
         }
         let Some(primary_name) = ag.primary.as_deref() else {
