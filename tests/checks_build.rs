@@ -90,13 +90,25 @@ fn builds_at_or_after_the_table_are_not_flagged() {
 #[test]
 fn unknown_major_or_missing_version_is_not_evaluated_on_that_instance() {
     let mut snap = healthy_at_latest_build();
-    set_version(&mut snap, "SQL3", "12.0.6024.0", Some("SP3"));
+    // A major version older than availability groups (SQL Server 2008 R2 SP3).
+    set_version(&mut snap, "SQL3", "10.50.6000.34", Some("SP3"));
     set_where(&mut snap, "SQL2", "server_properties", |_| true, "ProductVersion", json!(null));
     let report = run(snap);
     assert_none(&report, "build.outdated");
     let result = report.checks.iter().find(|c| c.check == "build.outdated").unwrap();
     assert_eq!(result.status, CheckStatus::Pass);
     let reason = result.reason.as_deref().unwrap();
-    assert!(reason.contains("SQL3: ProductVersion 12.0.6024.0: major version 12 is not in AgDiag's build table"), "{reason}");
+    assert!(reason.contains("SQL3: ProductVersion 10.50.6000.34: major version 10 is not in AgDiag's build table (SQL Server 2012 to 2025"), "{reason}");
     assert!(reason.contains("SQL2: ProductVersion was not collected"), "{reason}");
+}
+
+#[test]
+fn sql_server_2014_before_its_final_cu_is_told_so_and_that_support_ended() {
+    let mut snap = healthy_at_latest_build();
+    set_version(&mut snap, "SQL3", "12.0.6024.0", Some("SP3"));
+    let report = run(snap);
+    let f = single(&report, "build.outdated");
+    assert_eq!(f.severity, Severity::Info);
+    assert!(f.message.contains("SQL Server 2014 build 12.0.6024.0") && f.message.contains("SP3 CU4 (12.0.6329.1, KB4500181"), "{}", f.message);
+    assert!(f.message.contains("extended support ended on 2024-07-09"), "{}", f.message);
 }

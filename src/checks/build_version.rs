@@ -2,7 +2,7 @@
 //! Server is running a recent build (preferably the latest build) to protect from running into
 //! fixed issues."
 //!
-//! The bundled table holds the latest cumulative update (or, for 2016, the final service pack) per
+//! The bundled table holds the latest cumulative update (or the final service pack: 2012, 2016) per
 //! major version, from Microsoft's "Latest updates and version history for SQL Server" (KB321185),
 //! as of `BUILD_TABLE_AS_OF`. Every finding states that date: newer updates may exist.
 
@@ -80,6 +80,27 @@ const LATEST: &[Latest] = &[
         cu_branch_from: None,
         note: " SP3 is the final service pack for SQL Server 2016 (GDR for SP3: 13.0.6500.1, KB5102340, July 2026); its extended support ended on 2026-07-14, so plan an upgrade.",
     },
+    Latest {
+        major: 12,
+        product: "SQL Server 2014",
+        update: "SP3 CU4",
+        build: [12, 0, 6329, 1],
+        kb: "KB4500181",
+        released: "2019-07-29",
+        // SP2 cumulative updates (12.0.5xxx) are below SP3's GDR branch: no single number splits them.
+        cu_branch_from: None,
+        note: " SP3 CU4 is the final cumulative update for SQL Server 2014; security updates continue on top of it (SP3 CU4 + GDR 12.0.6449.1, KB5029185, October 2023, and later ones under Extended Security Updates). Its extended support ended on 2024-07-09, so plan an upgrade.",
+    },
+    Latest {
+        major: 11,
+        product: "SQL Server 2012",
+        update: "SP4",
+        build: [11, 0, 7001, 0],
+        kb: "KB4018073",
+        released: "2017-10-04",
+        cu_branch_from: None,
+        note: " SP4 is the final service pack for SQL Server 2012 (GDR for SP4: 11.0.7507.2, KB4583465, January 2021); its extended support ended on 2022-07-12, so plan an upgrade.",
+    },
 ];
 
 fn latest_for(major: u32) -> Option<&'static Latest> {
@@ -144,7 +165,7 @@ fn outdated(ctx: &Ctx<'_>, run: &mut CheckRun<'_>) {
             run.skip(
                 name,
                 format!(
-                    "ProductVersion {text}: major version {} is not in AgDiag's build table (SQL Server 2016 to 2025, as of {BUILD_TABLE_AS_OF})",
+                    "ProductVersion {text}: major version {} is not in AgDiag's build table (SQL Server 2012 to 2025, as of {BUILD_TABLE_AS_OF})",
                     version[0]
                 ),
             );
