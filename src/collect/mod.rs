@@ -98,7 +98,8 @@ async fn collect_instances(given: &[String], request: &Request, progress: &Progr
     let mut running = FuturesUnordered::new();
     for (index, target) in given.iter().enumerate() {
         let events = request.discover_replicas.then(|| tx.clone());
-        let work = collect_instance(target.clone(), index, request, &permits, progress, &order, events);
+        // A given target is reached, and named in errors, as given.
+        let work = collect_instance_at(target.clone(), target.clone(), target.clone(), index, request, &permits, progress, &order, events);
         running.push(guarded(index, target.clone(), progress, work));
     }
     drop(tx);
@@ -161,18 +162,6 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-async fn collect_instance(
-    target: String,
-    index: usize,
-    request: &Request,
-    permits: &Semaphore,
-    progress: &Progress,
-    order: &[&'static str],
-    events: Option<mpsc::UnboundedSender<Seen>>,
-) -> Instance {
-    collect_instance_at(target.clone(), target.clone(), target, index, request, permits, progress, order, events).await
 }
 
 /// Collects the instance the snapshot calls `target` by connecting to `reach` (a discovered

@@ -93,9 +93,15 @@ pub fn create_mirroring_endpoint(endpoint: &str, owner: &str, port: u16) -> Opti
 /// Lets the endpoint act as an availability replica partner (ROLE = ALL) unless it already can
 /// (role 1 PARTNER or 3 ALL).
 pub fn alter_endpoint_role_all(endpoint: &str) -> Option<String> {
+    alter_endpoint_role(endpoint, "ALL", "1, 3")
+}
+
+/// `ALTER ENDPOINT ... (ROLE = <role>)`, guarded to run only when the endpoint's `role` code is not
+/// already one of `enough` (1 PARTNER, 2 WITNESS, 3 ALL).
+fn alter_endpoint_role(endpoint: &str, role: &str, enough: &str) -> Option<String> {
     Some(format!(
-        "IF EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints WHERE name = {} AND role NOT IN (1, 3)) \
-         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (ROLE = ALL);",
+        "IF EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints WHERE name = {} AND role NOT IN ({enough})) \
+         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (ROLE = {role});",
         literal(endpoint),
         ident(endpoint)?
     ))
@@ -138,12 +144,7 @@ pub fn set_listener_url(distributed_ag: &str, member_ag: &str, url: &str) -> Opt
 /// Gives a configuration-only replica's endpoint the witness role it needs (`ROLE = WITNESS`, the
 /// only value SQL Server Express accepts), unless it already is WITNESS (2) or ALL (3).
 pub fn alter_endpoint_role_witness(endpoint: &str) -> Option<String> {
-    Some(format!(
-        "IF EXISTS (SELECT 1 FROM sys.database_mirroring_endpoints WHERE name = {} AND role NOT IN (2, 3)) \
-         ALTER ENDPOINT {} FOR DATABASE_MIRRORING (ROLE = WITNESS);",
-        literal(endpoint),
-        ident(endpoint)?
-    ))
+    alter_endpoint_role(endpoint, "WITNESS", "2, 3")
 }
 
 /// Makes the endpoint listen on every address (`LISTENER_IP = ALL`), as a distributed AG requires:
